@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { InfravisorError, errorMessage } from '../util/errors.js';
+
+/**
+ * The `infravisor` command. Each subcommand loads its own modules when it runs, so that the
+ * long-running agent does not carry the lab's or the tools' code in memory.
+ */
+const program = new Command();
+program.name('infravisor').description('Fault-handling agent for clusters of Raspberry-Pi-class hosts').showHelpAfterError();
+
+program
+  .command('agent')
+  .description('run the agent daemon (one per host)')
+  .requiredOption('-c, --config <file>', 'YAML configuration file')
+  .action(async (opts: { config: string }) => {
+    const { runAgent } = await import('./agent-command.js');
+    await runAgent(opts.config);
+  });
+
+program
+  .command('config')
+  .description('check a configuration file and print it as the agent would use it')
+  .argument('<file>', 'YAML configuration file')
+  .action(async (file: string) => {
+    const { loadConfig } = await import('../config/load.js');
+    const cfg = loadConfig(file);
+    process.stdout.write(JSON.stringify({ ...cfg, secret: '[redacted]' }, null, 2) + '\n');
+  });
+
+program
+  .command('status')
+  .description("print this host's view, read from the agent's Unix socket")
+  .option('-s, --socket <path>', 'status socket of the agent', '/var/lib/infravisor/agent.sock')
+  .option('-c, --config <file>', 'read the socket path from this configuration file')
+  .option('--json', 'print JSON')
+  .action(async (opts: { socket: string; config?: string; json?: boolean }) => {
+    const { runStatus } = await import('./status-command.js');
+    await runStatus(opts);
+  });
+
+const lab = program.command('lab').description('an emulated cluster of hosts on this machine, built from network namespaces');
+const { registerLabCommands } = await import('./lab-command.js');
+registerLabCommands(lab, Option);
+
+program.exitOverride((err) => {
+  process.exit(err.exitCode === 0 ? 0 : 2);
+});
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof InfravisorError) {
+    process.stderr.write(`infravisor: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  process.stderr.write(`infravisor: ${errorMessage(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,78 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** A DNS label: what a host or cluster name may be (it is also used in MQTT topics). */
+export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const name = (what: string) =>
+  z.string().regex(NAME_RE, `${what} must be a DNS label: lower-case letters, digits and '-', at most 63 characters`);
+
+const address = z.string().refine((s) => isIP(s) !== 0, 'must be an IPv4 or IPv6 address (not a host name)');
+
+/** "10.0.0.1", "10.0.0.1:1883", "[fd00::1]:1883" */
+export const SEED_RE = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+))(?::(\d{1,5}))?$/;
+const seed = z.string().refine((s) => {
+  const m = SEED_RE.exec(s);
+  if (!m) return false;
+  const host = m[1] ?? m[2] ?? '';
+  const port = m[3] === undefined ? 1883 : Number(m[3]);
+  return isIP(host) !== 0 && port > 0 && port < 65536;
+}, 'must be ADDRESS or ADDRESS:PORT, with IPv6 addresses in brackets');
+
+const ms = (min: number, max: number, def: number) => z.number().int().min(min).max(max).default(def);
+
+export const TimingsSchema = z
+  .strictObject({
+    /** MQTT keepalive towards the rendezvous broker, in whole seconds (the protocol's unit). */
+    keepaliveSec: z.number().int().min(1).max(60).default(1),
+    /** How long a TCP probe of a peer's broker may take before the peer counts as unreachable. */
+    probeTimeoutMs: ms(50, 10_000, 500),
+    /** How often better-ranked, unreachable peers are probed again (this bounds how fast a heal is seen). */
+    probeIntervalMs: ms(100, 60_000, 1000),
+    /** After a change of rendezvous, how long members of the old view have to appear on the new one. */
+    settleMs: ms(100, 60_000, 2000),
+    /** How long a newcomer reads a seed's retained directory before deciding. */
+    bootstrapWaitMs: ms(50, 10_000, 400),
+    /** How often the host facts (load, temperature) are refreshed and republished if they changed. */
+    factsIntervalMs: ms(1000, 3_600_000, 15_000),
+    /** The period of the core's timer. */
+    tickMs: ms(20, 5000, 200),
+    /** Members not seen for this long are forgotten (no longer probed). */
+    forgetAfterMs: ms(60_000, 30 * 86_400_000, 86_400_000),
+  })
+  .refine((t) => t.probeTimeoutMs < t.probeIntervalMs, {
+    message: 'probeTimeoutMs must be shorter than probeIntervalMs',
+    path: ['probeTimeoutMs'],
+  });
+
+export const ConfigSchema = z
+  .strictObject({
+    /** Config file format version. */
+    version: z.literal(1).default(1),
+    cluster: name('cluster'),
+    host: z.strictObject({
+      name: name('host.name'),
+      /** The address this host's broker serves on and peers reach it at. */
+      address,
+      port: z.number().int().min(1).max(65535).default(1883),
+      /** Higher wins the rendezvous (and, later, the CCP placement). */
+      priority: z.number().int().min(-1000).max(1000).default(0),
+    }),
+    seeds: z.array(seed).max(64).default([]),
+    /** The cluster credential, inline. Prefer secretFile. */
+    secret: z.string().min(16, 'the cluster secret must be at least 16 characters').optional(),
+    /** A file (mode 0600) holding the cluster credential. */
+    secretFile: z.string().min(1).optional(),
+    stateDir: z.string().min(1).default('/var/lib/infravisor'),
+    /** The Unix socket `infravisor status` talks to. Default: STATEDIR/agent.sock. */
+    statusSocket: z.string().min(1).optional(),
+    timings: TimingsSchema.default(TimingsSchema.parse({})),
+    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  })
+  .refine((c) => (c.secret === undefined) !== (c.secretFile === undefined), {
+    message: 'set exactly one of secret or secretFile (secretFile is preferred: a file of mode 0600)',
+    path: ['secretFile'],
+  });
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type ParsedConfig = z.output<typeof ConfigSchema>;
+export type Timings = z.output<typeof TimingsSchema>;

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { NAME_RE } from '../config/schema.js';
+
+/** The version every payload carries in `v`. A payload of another version is dropped and counted. */
+export const PROTOCOL_VERSION = 1 as const;
+/** No payload on any topic may be larger; the broker refuses bigger publishes and clients drop them. */
+export const MAX_PAYLOAD_BYTES = 16 * 1024;
+
+const hostName = z.string().regex(NAME_RE);
+const int = z.number().int();
+
+export const FactsSchema = z.object({
+  model: z.string().max(200),
+  arch: z.string().max(32),
+  cores: int.min(1).max(4096),
+  memMB: int.min(0),
+  /** CPU temperature in °C where the hardware reports one, else null. */
+  tempC: z.number().nullable(),
+  /** One-minute load average. */
+  load1: z.number().min(0),
+});
+export type Facts = z.infer<typeof FactsSchema>;
+
+/** The rank-relevant identity of a member: what every agent needs to order hosts the same way. */
+export const MemberCardSchema = z.object({
+  host: hostName,
+  address: z.string().max(64),
+  port: int.min(1).max(65535),
+  priority: int,
+  cores: int.min(1),
+  memMB: int.min(0),
+});
+export type MemberCard = z.infer<typeof MemberCardSchema>;
+
+export const PresenceSchema = MemberCardSchema.extend({
+  v: z.literal(PROTOCOL_VERSION),
+  cluster: hostName,
+  state: z.enum(['online', 'offline']),
+  /** Start time of this agent process (ms since the epoch): tells a restart from a reconnect. */
+  incarnation: int.min(0),
+  /** Increases with every presence this incarnation publishes. */
+  seq: int.min(0),
+  /** The broker (host name) this agent is a client of, when it published this. */
+  rendezvous: hostName.nullable(),
+  /** Set on an orderly departure to another rendezvous: where to find this member now. */
+  movedTo: hostName.nullable().default(null),
+  facts: FactsSchema,
+  ts: int.min(0),
+});
+export type Presence = z.infer<typeof PresenceSchema>;
+
+export const DirectoryEntrySchema = MemberCardSchema.extend({ lastSeen: int.min(0) });
+export type DirectoryEntry = z.infer<typeof DirectoryEntrySchema>;
+
+export const DirectorySchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  cluster: hostName,
+  host: hostName,
+  /** The rendezvous the publishing agent is a client of: where a newcomer joins first. */
+  rendezvous: hostName.nullable(),
+  members: z.array(DirectoryEntrySchema).max(1024),
+  ts: int.min(0),
+});
+export type Directory = z.infer<typeof DirectorySchema>;

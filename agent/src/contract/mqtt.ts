@@ -1,0 +1,78 @@
+/**
+ * THE MQTT CONTRACT. Every topic the agents use, its payload type, QoS, retain flag and who
+ * may publish on it, in one place. docs/mqtt-contract.md is written from this table, and the
+ * broker's access control, the codec and the clients all read it from here.
+ *
+ * Topic layout: ivr/v1/<cluster>/<kind>/<host>
+ */
+import type { z } from 'zod';
+import { DirectorySchema, PresenceSchema } from './messages.js';
+
+export const TOPIC_ROOT = 'ivr/v1';
+
+/** Who may publish on a topic: only the host named in it, or any authenticated member. */
+export type TopicOwner = 'host' | 'protocol';
+
+export interface TopicSpec<S extends z.ZodType = z.ZodType> {
+  kind: string;
+  schema: S;
+  qos: 0 | 1;
+  retain: boolean;
+  owner: TopicOwner;
+  description: string;
+}
+
+export const CONTRACT = {
+  presence: {
+    kind: 'presence',
+    schema: PresenceSchema,
+    qos: 1,
+    retain: true,
+    owner: 'host',
+    description:
+      "A member's liveness and facts, on the rendezvous broker. Published on connect and when facts change; the same topic carries the MQTT last will (state offline), which the broker publishes when the member's keepalive lapses.",
+  },
+  directory: {
+    kind: 'directory',
+    schema: DirectorySchema,
+    qos: 1,
+    retain: true,
+    owner: 'host',
+    description:
+      "The members a host knows and the rendezvous it uses, published by each agent into its own broker only. A newcomer that knows one seed address reads it there to learn the cluster.",
+  },
+} as const satisfies Record<string, TopicSpec>;
+
+export type TopicKind = keyof typeof CONTRACT;
+export type PayloadOf<K extends TopicKind> = z.infer<(typeof CONTRACT)[K]['schema']>;
+
+export function topicFor(kind: TopicKind, cluster: string, host: string): string {
+  return `${TOPIC_ROOT}/${cluster}/${kind}/${host}`;
+}
+
+/** The subscription filter that matches every host's topic of a kind. */
+export function filterFor(kind: TopicKind, cluster: string): string {
+  return `${TOPIC_ROOT}/${cluster}/${kind}/+`;
+}
+
+/** Splits a topic of this cluster into its kind and host; null for anything not in the contract. */
+export function parseTopic(cluster: string, topic: string): { kind: TopicKind; host: string } | null {
+  const parts = topic.split('/');
+  if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT || parts[2] !== cluster) return null;
+  const kind = parts[3] as TopicKind;
+  if (!Object.hasOwn(CONTRACT, kind)) return null;
+  return { kind, host: parts[4]! };
+}
+
+/** Access control: may the member authenticated as `username` publish on `topic`? */
+export function mayPublish(cluster: string, username: string, topic: string): boolean {
+  const t = parseTopic(cluster, topic);
+  if (!t) return false;
+  const spec: TopicSpec = CONTRACT[t.kind];
+  return spec.owner === 'protocol' || t.host === username;
+}
+
+/** Access control for subscriptions: members may read the whole cluster subtree, nothing else. */
+export function maySubscribe(cluster: string, filter: string): boolean {
+  return filter === `${TOPIC_ROOT}/${cluster}/#` || filter.startsWith(`${TOPIC_ROOT}/${cluster}/`);
+}

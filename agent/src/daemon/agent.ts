@@ -1,0 +1,300 @@
+import type { AgentConfig } from '../config/load.js';
+import type { Logger } from '../log/logger.js';
+import { RateLimitedLog } from '../log/logger.js';
+import { EmbeddedBroker } from '../broker/broker.js';
+import { CONTRACT, decode, emptyDropCounters, encode, filterFor, parseTopic, topicFor, type DropReason, type Facts, type MemberCard, type Presence } from '../contract/index.js';
+import { FactsSource } from '../facts/facts.js';
+import { MembershipCore, type Action } from '../membership/core.js';
+import { membershipFile } from '../membership/store.js';
+import { StatusServer } from '../status/server.js';
+import { readSeed } from '../transport/bootstrap.js';
+import { probeTcp } from '../transport/probe.js';
+import { Session } from '../transport/session.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { CorruptStateError, errorMessage } from '../util/errors.js';
+
+const EVENT_LOG_SIZE = 100;
+
+export interface AgentDeps {
+  log: Logger;
+  clock?: Clock;
+  facts?: { read(): Promise<Facts> };
+}
+
+/**
+ * The composition root of the daemon: builds the broker, the membership core, the client
+ * session and the status socket, and carries out the core's decisions. Construction has no
+ * side effects; `start()` and `stop()` do the work.
+ */
+export class Agent {
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly facts: { read(): Promise<Facts> };
+  private readonly broker: EmbeddedBroker;
+  private readonly status: StatusServer;
+  private readonly store;
+  private core!: MembershipCore;
+  private session: Session | null = null;
+  private sessionHost: string | null = null;
+  private currentFacts!: Facts;
+  private readonly incarnation: number;
+  private seq = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private debounce = new Map<string, NodeJS.Timeout>();
+  private readonly drops = emptyDropCounters();
+  private readonly dropLog = new RateLimitedLog(10_000);
+  private readonly events: { ts: number; name: string; fields: Record<string, unknown> }[] = [];
+  private stopping = false;
+  private startedAt = 0;
+
+  constructor(private readonly cfg: AgentConfig, deps: AgentDeps) {
+    this.log = deps.log;
+    this.clock = deps.clock ?? systemClock;
+    this.facts = deps.facts ?? new FactsSource();
+    this.incarnation = this.clock.now();
+    this.broker = new EmbeddedBroker({ cluster: cfg.cluster, address: cfg.host.address, port: cfg.host.port, secret: cfg.secret, log: this.log.child({ ns: 'broker' }) });
+    this.status = new StatusServer(cfg.statusSocket, () => this.snapshot());
+    this.store = membershipFile(cfg.stateDir);
+  }
+
+  private card(): MemberCard {
+    const { name, address, port, priority } = this.cfg.host;
+    return { host: name, address, port, priority, cores: this.currentFacts.cores, memMB: this.currentFacts.memMB };
+  }
+
+  async start(): Promise<void> {
+    this.startedAt = this.clock.now();
+    this.currentFacts = await this.facts.read();
+    let known: ReturnType<MembershipCore['directory']> = [];
+    try {
+      const stored = this.store.read();
+      if (stored && stored.cluster === this.cfg.cluster) known = stored.members;
+    } catch (err) {
+      if (!(err instanceof CorruptStateError)) throw err;
+      this.log.error({ code: err.code, file: err.file }, err.message);
+    }
+    const seeds = this.cfg.seeds.filter((s) => !(s.address === this.cfg.host.address && s.port === this.cfg.host.port));
+    this.core = new MembershipCore(this.card(), { cluster: this.cfg.cluster, timings: this.cfg.timings, hasSeeds: seeds.length > 0 }, known);
+    await this.broker.start();
+    await this.publishDirectory();
+    await this.status.start();
+    this.run(this.core.start(this.clock.now()));
+    this.timers.push(setInterval(() => this.run(this.core.tick(this.clock.now())), this.cfg.timings.tickMs));
+    this.timers.push(setInterval(() => void this.refreshFacts(), this.cfg.timings.factsIntervalMs));
+    for (const t of this.timers) t.unref();
+    this.log.info({ cluster: this.cfg.cluster, incarnation: this.incarnation, known: known.length, seeds: seeds.length }, 'agent started');
+  }
+
+  /** Carries out the core's decisions. Each async result is fed back into the core. */
+  private run(actions: Action[]): void {
+    if (this.stopping) return;
+    for (const a of actions) {
+      switch (a.type) {
+        case 'bootstrap':
+          void this.bootstrap();
+          break;
+        case 'probe':
+          for (const t of a.targets) {
+            void probeTcp(t.address, t.port, this.cfg.timings.probeTimeoutMs).then((ok) => this.run(this.core.onProbe(this.clock.now(), t.host, ok)));
+          }
+          break;
+        case 'connect':
+          void this.connect(a.target);
+          break;
+        case 'publish-presence':
+          void this.publishPresence('online');
+          break;
+        case 'publish-directory':
+          this.later('directory', 200, () => void this.publishDirectory());
+          break;
+        case 'persist':
+          this.later('persist', 1000, () => this.persist());
+          break;
+        case 'event':
+          this.event(a.name, a.fields);
+          break;
+      }
+    }
+  }
+
+  private later(key: string, ms: number, fn: () => void): void {
+    if (this.debounce.has(key)) return;
+    const t = setTimeout(() => {
+      this.debounce.delete(key);
+      fn();
+    }, ms);
+    t.unref();
+    this.debounce.set(key, t);
+  }
+
+  private event(name: string, fields: Record<string, unknown>): void {
+    this.events.push({ ts: this.clock.now(), name, fields });
+    if (this.events.length > EVENT_LOG_SIZE) this.events.shift();
+    const level = name === 'duplicate-host-name' ? 'error' : 'info';
+    this.log[level]({ event: name, ...fields }, name);
+  }
+
+  private async bootstrap(): Promise<void> {
+    const seeds = this.cfg.seeds.filter((s) => !(s.address === this.cfg.host.address && s.port === this.cfg.host.port));
+    const results = await Promise.allSettled(
+      seeds.map((seed) =>
+        readSeed({ seed, cluster: this.cfg.cluster, self: this.cfg.host.name, secret: this.cfg.secret, waitMs: this.cfg.timings.bootstrapWaitMs, timeoutMs: this.cfg.timings.probeTimeoutMs * 2, onDrop: (r, d) => this.dropped(r, d, 'seed') }),
+      ),
+    );
+    const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const now = this.clock.now();
+    if (ok.length === 0) {
+      this.log.debug({ seeds: seeds.length }, 'no seed answered');
+      this.run(this.core.onBootstrapFailed(now));
+      return;
+    }
+    this.run(this.core.onBootstrap(now, ok.flatMap((r) => r.cards), ok.find((r) => r.hint)?.hint ?? null));
+  }
+
+  private presence(state: 'online' | 'offline', movedTo: string | null = null): Presence {
+    return {
+      v: 1,
+      cluster: this.cfg.cluster,
+      ...this.card(),
+      state,
+      incarnation: this.incarnation,
+      seq: ++this.seq,
+      rendezvous: this.sessionHost,
+      movedTo,
+      facts: this.currentFacts,
+      ts: this.clock.now(),
+    };
+  }
+
+  private async connect(target: MemberCard): Promise<void> {
+    const spec = CONTRACT.presence;
+    const session = new Session({
+      cluster: this.cfg.cluster,
+      self: this.cfg.host.name,
+      address: target.address,
+      port: target.port,
+      secret: this.cfg.secret,
+      keepaliveSec: this.cfg.timings.keepaliveSec,
+      connectTimeoutMs: this.cfg.timings.probeTimeoutMs * 2,
+      will: { topic: topicFor('presence', this.cfg.cluster, this.cfg.host.name), payload: encode('presence', { ...this.presence('offline'), rendezvous: target.host }), qos: spec.qos, retain: spec.retain },
+      subscriptions: [filterFor('presence', this.cfg.cluster)],
+      onMessage: (topic, payload) => this.onMessage(topic, payload),
+      onDown: (reason) => {
+        if (this.session !== session) return;
+        this.log.warn({ rendezvous: target.host, reason }, 'rendezvous session lost');
+        this.session = null;
+        this.run(this.core.onSessionDown(this.clock.now(), target.host));
+      },
+    });
+    try {
+      await session.open();
+    } catch (err) {
+      this.log.debug({ target: target.host, err: errorMessage(err) }, 'connect failed');
+      this.run(this.core.onConnectFailed(this.clock.now(), target.host));
+      return;
+    }
+    if (this.stopping) return void session.close();
+    const previous = this.session;
+    const previousHost = this.sessionHost;
+    this.session = session;
+    this.sessionHost = target.host;
+    this.run(this.core.onSessionUp(this.clock.now(), target.host));
+    session.activate();
+    if (previous) {
+      // Make before break: tell the old broker where we went, then leave it cleanly.
+      await previous.publish(topicFor('presence', this.cfg.cluster, this.cfg.host.name), encode('presence', { ...this.presence('offline', target.host), rendezvous: previousHost }), spec.qos, spec.retain);
+      await previous.close();
+    }
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const t = parseTopic(this.cfg.cluster, topic);
+    if (!t) return this.dropped('mismatch', topic, 'session');
+    if (t.kind !== 'presence') return;
+    const d = decode('presence', payload);
+    if (!d.ok) return this.dropped(d.reason, d.detail, topic);
+    if (d.msg.host !== t.host) return this.dropped('mismatch', `presence of ${d.msg.host} on ${topic}`, topic);
+    this.run(this.core.onPresence(this.clock.now(), d.msg, this.incarnation));
+  }
+
+  private dropped(reason: DropReason, detail: string, where: string): void {
+    this.drops[reason]++;
+    const suppressed = this.dropLog.admit(reason);
+    if (suppressed !== null) this.log.warn({ reason, detail, where, suppressedSinceLast: suppressed, total: this.drops[reason] }, 'dropped a message');
+  }
+
+  private async publishPresence(state: 'online' | 'offline'): Promise<void> {
+    const spec = CONTRACT.presence;
+    await this.session?.publish(topicFor('presence', this.cfg.cluster, this.cfg.host.name), encode('presence', this.presence(state)), spec.qos, spec.retain);
+  }
+
+  private async publishDirectory(): Promise<void> {
+    const now = this.clock.now();
+    const members = this.core ? this.core.directory(now) : [{ ...this.card(), lastSeen: now }];
+    const payload = encode('directory', { v: 1, cluster: this.cfg.cluster, host: this.cfg.host.name, rendezvous: this.sessionHost, members, ts: now });
+    const spec = CONTRACT.directory;
+    await this.broker.publishLocal(topicFor('directory', this.cfg.cluster, this.cfg.host.name), payload, spec.retain, spec.qos).catch((err) => this.log.warn({ err: errorMessage(err) }, 'directory publish failed'));
+  }
+
+  private persist(): void {
+    try {
+      this.store.write({ cluster: this.cfg.cluster, members: this.core.directory(this.clock.now()).filter((m) => m.host !== this.cfg.host.name) });
+    } catch (err) {
+      this.log.error({ err: errorMessage(err), file: this.store.path }, 'could not persist membership; check the state directory');
+    }
+  }
+
+  private async refreshFacts(): Promise<void> {
+    const f = await this.facts.read();
+    const changed = f.tempC !== this.currentFacts.tempC || Math.abs(f.load1 - this.currentFacts.load1) >= 0.5;
+    this.currentFacts = f;
+    if (changed) await this.publishPresence('online');
+  }
+
+  snapshot() {
+    const now = this.clock.now();
+    const core = this.core.snapshot(now);
+    return {
+      v: 1,
+      host: this.cfg.host.name,
+      address: this.cfg.host.address,
+      incarnation: this.incarnation,
+      uptimeMs: now - this.startedAt,
+      rendezvous: core.rendezvous,
+      view: core.view,
+      members: core.members,
+      rankOrder: core.rankOrder,
+      cluster: {
+        name: this.cfg.cluster,
+        id: core.rendezvous.host ? `${this.cfg.cluster}@${core.rendezvous.host}` : null,
+        term: 0,
+        primary: null,
+        members: core.view,
+        ccp: null,
+      },
+      facts: this.currentFacts,
+      broker: { clients: this.broker.connectedClients, ...this.broker.counters },
+      dropped: { ...this.drops },
+      events: this.events.slice(-20),
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const t of this.debounce.values()) clearTimeout(t);
+    this.debounce.clear();
+    const session = this.session;
+    this.session = null;
+    if (session) {
+      const spec = CONTRACT.presence;
+      await session.publish(topicFor('presence', this.cfg.cluster, this.cfg.host.name), encode('presence', this.presence('offline')), spec.qos, spec.retain);
+      await session.close();
+    }
+    this.persist();
+    await this.status.stop();
+    await this.broker.stop();
+    this.log.info('agent stopped');
+  }
+}

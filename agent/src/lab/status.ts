@@ -1,0 +1,68 @@
+import type { AgentStatus } from '../status/types.js';
+import type { LabRecord } from './record.js';
+
+/**
+ * The `lab status --json` contract (docs/lab.md). Clusters come from the agents' own views;
+ * a host whose agent is stopped is in no cluster.
+ */
+export interface LabHostStatus {
+  name: string;
+  address: string;
+  cable: 'in' | 'out';
+  loss: number;
+  agent: 'running' | 'stopped';
+  pid: number | null;
+  following: string | null;
+  ccpRunning: boolean;
+  view: AgentStatus | null;
+}
+
+export interface LabCluster {
+  id: string;
+  term: number;
+  primary: string | null;
+  members: string[];
+  ccp: { host: string; endpoint: string; ready: boolean } | null;
+  /** Whether every agent in this cluster reports the same member list. */
+  agreed: boolean;
+}
+
+export interface LabStatus {
+  name: string;
+  partition: string[][] | null;
+  hosts: LabHostStatus[];
+  clusters: LabCluster[];
+}
+
+export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean; view: AgentStatus | null }>): LabStatus {
+  const hosts: LabHostStatus[] = rec.hosts.map((h) => {
+    const p = probe.get(h.name);
+    return {
+      name: h.name,
+      address: h.address,
+      cable: h.cable,
+      loss: h.loss,
+      agent: p?.running ? 'running' : 'stopped',
+      pid: p?.running ? (h.agent?.pid ?? null) : null,
+      following: null,
+      ccpRunning: false,
+      view: p?.running ? p.view : null,
+    };
+  });
+  const byId = new Map<string, { views: AgentStatus[] }>();
+  for (const h of hosts) {
+    const id = h.view?.cluster.id;
+    if (!h.view || !id) continue;
+    const entry = byId.get(id) ?? { views: [] };
+    entry.views.push(h.view);
+    byId.set(id, entry);
+  }
+  const clusters: LabCluster[] = [...byId.entries()].map(([id, { views }]) => {
+    const lists = views.map((v) => [...v.cluster.members].sort().join(','));
+    const members = [...new Set(views.flatMap((v) => v.cluster.members))].sort();
+    const first = views[0]!;
+    return { id, term: first.cluster.term, primary: first.cluster.primary, members, ccp: first.cluster.ccp, agreed: lists.every((l) => l === lists[0]) };
+  });
+  clusters.sort((a, b) => a.id.localeCompare(b.id));
+  return { name: rec.name, partition: rec.partition, hosts, clusters };
+}

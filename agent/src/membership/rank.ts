@@ -1,0 +1,31 @@
+import type { MemberCard } from '../contract/index.js';
+import { naturalCompare } from '../util/natural.js';
+
+/** Memory is compared in steps of this size, so that boards of one model (whose usable memory
+ * differs by a few MB) tie and fall through to the next key. */
+export const MEMORY_STEP_MB = 256;
+
+/**
+ * The rank order of hosts: every agent sorts members with this function, so a connected
+ * group converges on the same rendezvous. Only stable keys take part — configured priority,
+ * memory, cores, then the host name in natural order — never load or temperature, which
+ * would make the choice flap. Negative when `a` ranks better than `b`.
+ */
+export function compareRank(a: MemberCard, b: MemberCard): number {
+  if (a.priority !== b.priority) return b.priority - a.priority;
+  const ma = Math.floor(a.memMB / MEMORY_STEP_MB);
+  const mb = Math.floor(b.memMB / MEMORY_STEP_MB);
+  if (ma !== mb) return mb - ma;
+  if (a.cores !== b.cores) return b.cores - a.cores;
+  return naturalCompare(a.host, b.host);
+}
+
+/** A one-line explanation of why `a` ranks above `b`, for status and logs. */
+export function explainRank(a: MemberCard, b: MemberCard): string {
+  if (a.priority !== b.priority) return `priority ${a.priority} > ${b.priority}`;
+  const ma = Math.floor(a.memMB / MEMORY_STEP_MB);
+  const mb = Math.floor(b.memMB / MEMORY_STEP_MB);
+  if (ma !== mb) return `memory ${a.memMB} MB > ${b.memMB} MB`;
+  if (a.cores !== b.cores) return `cores ${a.cores} > ${b.cores}`;
+  return `equal priority, memory and cores; name ${a.host} sorts before ${b.host}`;
+}

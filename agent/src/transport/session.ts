@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Secret } from '../config/secret.js';
+
+export interface SessionOptions {
+  cluster: string;
+  self: string;
+  address: string;
+  port: number;
+  secret: Secret;
+  keepaliveSec: number;
+  connectTimeoutMs: number;
+  will: { topic: string; payload: Buffer; qos: 0 | 1; retain: boolean };
+  subscriptions: string[];
+  onMessage: (topic: string, payload: Buffer) => void;
+  onDown: (reason: string) => void;
+}
+
+/**
+ * One MQTT client session to a rendezvous broker. It does not reconnect by itself: the core
+ * decides where to connect next, so `onDown` fires once and the session is finished.
+ */
+export class Session {
+  private client: MqttClient | null = null;
+  private finished = false;
+  /** Messages that arrive before activate() (retained ones, right after SUBACK) wait here, so
+   * the core hears of the new session before it hears what was said on it. */
+  private held: [string, Buffer][] | null = [];
+
+  constructor(readonly opts: SessionOptions) {}
+
+  get host(): string {
+    return this.opts.address;
+  }
+
+  /** Resolves once connected and subscribed; rejects on refusal or timeout. */
+  open(): Promise<void> {
+    const o = this.opts;
+    return new Promise((resolve, reject) => {
+      const client = mqtt.connect({
+        host: o.address,
+        port: o.port,
+        protocol: 'mqtt',
+        protocolVersion: 4,
+        clientId: `ivr-${o.self}-${randomBytes(4).toString('hex')}`,
+        username: o.self,
+        password: o.secret.reveal(),
+        keepalive: o.keepaliveSec,
+        clean: true,
+        reconnectPeriod: 0,
+        connectTimeout: o.connectTimeoutMs,
+        will: o.will,
+        resubscribe: false,
+      });
+      this.client = client;
+      let settled = false;
+      client.on('message', (topic, payload) => {
+        if (this.finished) return;
+        if (this.held) this.held.push([topic, payload]);
+        else o.onMessage(topic, payload);
+      });
+      client.on('error', (err) => {
+        if (!settled) {
+          settled = true;
+          this.finish();
+          reject(err);
+        }
+      });
+      const down = (reason: string) => {
+        if (!settled) {
+          settled = true;
+          this.finish();
+          reject(new Error(reason));
+          return;
+        }
+        if (!this.finished) {
+          this.finish();
+          o.onDown(reason);
+        }
+      };
+      client.on('close', () => down('connection closed'));
+      client.on('offline', () => down('offline'));
+      client.on('connect', () => {
+        client.subscribe(
+          o.subscriptions.map((t) => t),
+          { qos: 1 },
+          (err) => {
+            if (settled) return;
+            settled = true;
+            if (err) {
+              this.finish();
+              reject(err);
+            } else resolve();
+          },
+        );
+      });
+    });
+  }
+
+  /** Delivers the held messages, then every message as it arrives. */
+  activate(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const [topic, payload] of held) if (!this.finished) this.opts.onMessage(topic, payload);
+  }
+
+  publish(topic: string, payload: Buffer, qos: 0 | 1, retain: boolean): Promise<void> {
+    const client = this.client;
+    if (!client || this.finished) return Promise.resolve();
+    return new Promise((resolve) => client.publish(topic, payload, { qos, retain }, () => resolve()));
+  }
+
+  /** An orderly end: what is queued goes out, then DISCONNECT (so the will is not sent). */
+  async close(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.finished = true;
+    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+  }
+
+  /** Ends at once without a DISCONNECT. */
+  private finish(): void {
+    this.finished = true;
+    const client = this.client;
+    if (client) client.end(true);
+  }
+}
