@@ -35,6 +35,8 @@ export function brokerPolicy(cluster: string, secret: Secret, counters: BrokerCo
       }
       done(null, true);
     },
+    // A refused publish closes the client's connection: MQTT 3.1.1 has no negative PUBACK,
+    // and a member that publishes as someone else is misbehaving.
     authorizePublish(client, packet, done) {
       // Publishes by the broker itself (client null) are the agent's own: allowed.
       if (client === null) return done(null);
@@ -49,7 +51,8 @@ export function brokerPolicy(cluster: string, secret: Secret, counters: BrokerCo
     authorizeSubscribe(_client, sub, done) {
       if (!maySubscribe(cluster, sub.topic)) {
         counters.refusedSubscribes++;
-        return done(new Error(`subscription ${sub.topic} refused`));
+        return done(null, null); // SUBACK failure (0x80); the client stays connected
+
       }
       done(null, sub);
     },

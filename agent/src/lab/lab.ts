@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { fetchStatus } from '../status/server.js';
@@ -14,7 +14,11 @@ import * as netns from './netns.js';
 import { aggregate, type LabStatus } from './status.js';
 import { checkLabName, hostOf, isSameProcess, labDir, labRoot, loadRecord, procIdentity, recordFile, saveRecord, withLock, type LabHost, type LabRecord } from './record.js';
 
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** The built CLI the agents run (also when this module is loaded from source by the tests). */
+const CLI = (() => {
+  const here = fileURLToPath(import.meta.url);
+  return here.endsWith('.ts') ? resolve(dirname(here), '../../../dist/agent/src/cli/main.js') : resolve(dirname(here), '../cli/main.js');
+})();
 const NS_PREFIX = 'ivl-';
 
 export interface UpOptions {
@@ -161,7 +165,9 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
       saveRecord(rec);
       return { record: rec, startedAt, lastStartAt };
     } catch (err) {
+      // A lab that did not come up is removed whole; the error carries the agent's log tail.
       saveRecord(rec);
+      await removeLab(o.name).catch(() => undefined);
       throw err;
     }
   });
@@ -311,6 +317,10 @@ async function stopAgent(h: LabHost): Promise<void> {
 export async function down(name: string): Promise<{ namespaces: string[]; agents: number }> {
   requireRoot();
   checkLabName(name);
+  return removeLab(name);
+}
+
+async function removeLab(name: string): Promise<{ namespaces: string[]; agents: number }> {
   let rec: LabRecord | null = null;
   try {
     rec = recordFile(name).read();

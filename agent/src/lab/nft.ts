@@ -17,8 +17,9 @@ export function renderRuleset(portOf: (host: string) => string, blocked: [string
   if (blocked.length) lines.push('    iifname . oifname @blocked drop');
   for (const { host, pct } of loss) {
     if (pct <= 0) continue;
-    lines.push(`    iifname "${portOf(host)}" numgen random mod 100 < ${pct} drop`);
-    lines.push(`    oifname "${portOf(host)}" numgen random mod 100 < ${pct} drop`);
+    const cond = pct >= 100 ? '' : ` numgen random mod 100 < ${pct}`; // nft refuses "< 100" here
+    lines.push(`    iifname "${portOf(host)}"${cond} drop`);
+    lines.push(`    oifname "${portOf(host)}"${cond} drop`);
   }
   lines.push('  }', '}');
   // Replace the table atomically: add (no-op if present), delete, define — one transaction.

@@ -74,7 +74,7 @@ export function saveRecord(rec: LabRecord): void {
 /** The host named, or a LabError that lists the lab's hosts (nothing is changed). */
 export function hostOf(rec: LabRecord, name: string): LabHost {
   const h = rec.hosts.find((x) => x.name === name);
-  if (!h) throw new LabError(`unknown host ${name}; lab ${rec.name} has ${rec.hosts.map((x) => x.name).join(', ')}. Nothing was changed.`, 'LAB_UNKNOWN_HOST', 2);
+  if (!h) throw new LabError(`unknown host ${name}; this lab has ${rec.hosts.map((x) => x.name).join(', ')}. Nothing was changed.`, 'LAB_UNKNOWN_HOST', 2);
   return h;
 }
 

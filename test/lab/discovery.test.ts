@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { allSee, lab, labDescribe } from '../support/lab.js';
+import { waitFor } from '../support/wait.js';
+
+const NAME = 't-disc';
+const H = ['h1', 'h2', 'h3', 'h4', 'h5'];
+
+labDescribe('lab: discovery with real namespaces, brokers and agents', () => {
+  beforeAll(async () => {
+    await lab.down(NAME).catch(() => undefined);
+    await lab.up({ name: NAME, hosts: 5, subnet: '10.98.0.0/24', seeds: ['h1'] });
+  });
+  afterAll(async () => {
+    await lab.down(NAME);
+  });
+
+  it('5 hosts discover each other from one seed address', async () => {
+    await waitFor(async () => allSee(await lab.status(NAME), H), 15_000, 'all 5 see all 5');
+    const st = await lab.status(NAME);
+    expect(st.clusters).toHaveLength(1);
+    expect(st.clusters[0]!.members).toEqual(H);
+    expect(st.hosts.every((h) => h.agent === 'running' && h.following === null && h.ccpRunning === false)).toBe(true);
+  });
+
+  it('a killed agent leaves every view, and is in no cluster', async () => {
+    await lab.kill(NAME, 'h4');
+    const ms = await waitFor(async () => allSee(await lab.status(NAME), ['h1', 'h2', 'h3', 'h5']), 10_000, 'h4 gone from every view');
+    const st = await lab.status(NAME);
+    expect(st.hosts.find((h) => h.name === 'h4')!.agent).toBe('stopped');
+    expect(st.clusters.flatMap((c) => c.members)).not.toContain('h4');
+    console.log(`h4 left every view ${ms} ms after SIGKILL`);
+  });
+
+  it('a restarted agent rejoins', async () => {
+    await lab.start(NAME, 'h4');
+    await waitFor(async () => allSee(await lab.status(NAME), H), 15_000, 'h4 back in every view');
+  });
+
+  it('the death of the rendezvous host is noticed by all', async () => {
+    await lab.kill(NAME, 'h1');
+    await waitFor(async () => allSee(await lab.status(NAME), ['h2', 'h3', 'h4', 'h5']), 10_000, 'h1 gone from every view');
+    const st = await lab.status(NAME);
+    expect(new Set(st.hosts.filter((h) => h.view).map((h) => h.view!.rendezvous.host))).toEqual(new Set(['h2']));
+    await lab.start(NAME, 'h1');
+    await waitFor(async () => allSee(await lab.status(NAME), H), 15_000, 'h1 back');
+  });
+
+  it('a client with a wrong credential is refused by a broker in the lab', async () => {
+    const st = await lab.status(NAME);
+    const target = st.hosts.find((h) => h.name === 'h2')!.address;
+    const script = `import('mqtt').then(({default: mqtt}) => { const c = mqtt.connect({host: '${target}', port: 1883, username: 'h3', password: 'not-the-cluster-secret', protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 3000}); c.on('connect', () => { console.log('CONNECTED'); process.exit(0); }); c.on('error', (e) => { console.log('REFUSED ' + e.message); process.exit(0); }); })`;
+    const rec = (await import('../../agent/src/lab/record.js')).loadRecord(NAME);
+    const ns = rec.hosts.find((h) => h.name === 'h3')!.ns;
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', script], { cwd: process.cwd() });
+      let s = '';
+      child.stdout.on('data', (d: Buffer) => (s += d.toString()));
+      child.on('error', reject);
+      child.on('close', () => resolve(s));
+    });
+    expect(out).toMatch(/REFUSED .*Bad username or password/i);
+    const after = await lab.status(NAME);
+    expect(after.hosts.find((h) => h.name === 'h2')!.view!.broker.refusedConnects).toBeGreaterThanOrEqual(1);
+  });
+});
