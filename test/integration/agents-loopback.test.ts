@@ -35,7 +35,7 @@ function makeAgent(dir: string, i: number, port: number, seedIndex = 1): Agent {
     }),
     'test',
   );
-  const a = new Agent(cfg, { log: silentLogger(), facts: { read: async () => FACTS } });
+  const a = new Agent(cfg, { log: silentLogger(), facts: { initial: () => FACTS, enrich: async () => FACTS, refresh: async () => FACTS } });
   agents.push(a);
   return a;
 }
@@ -81,7 +81,13 @@ describe('agents on loopback addresses', () => {
   });
 
   it('reads real host facts through systeminformation', async () => {
-    const f = await new FactsSource().read();
+    const dir = tempDir();
+    const src = new FactsSource(dir);
+    const quick = src.initial();
+    const f = await src.enrich();
+    expect(f.cores).toBe(quick.cores);
+    expect(f.memMB).toBe(quick.memMB);
+    expect(new FactsSource(dir).initial().model).toBe(f.model); // cached for this boot
     expect(f.cores).toBeGreaterThan(0);
     expect(f.memMB).toBeGreaterThan(100);
     expect(f.model.length).toBeGreaterThan(0);

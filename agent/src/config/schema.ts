@@ -35,7 +35,7 @@ export const TimingsSchema = z
     /** How often the host facts (load, temperature) are refreshed and republished if they changed. */
     factsIntervalMs: ms(1000, 3_600_000, 15_000),
     /** The period of the core's timer. */
-    tickMs: ms(20, 5000, 200),
+    tickMs: ms(20, 5000, 250),
     /** Members not seen for this long are forgotten (no longer probed). */
     forgetAfterMs: ms(60_000, 30 * 86_400_000, 86_400_000),
   })

@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/logger.js';
 import { EmbeddedBroker } from '../broker/broker.js';
 import { CONTRACT, decode, emptyDropCounters, encode, filterFor, parseTopic, topicFor, type DropReason, type Facts, type MemberCard, type Presence } from '../contract/index.js';
-import { FactsSource } from '../facts/facts.js';
+import { FactsSource, type FactsProvider } from '../facts/facts.js';
 import { MembershipCore, type Action } from '../membership/core.js';
 import { membershipFile } from '../membership/store.js';
 import { StatusServer } from '../status/server.js';
@@ -18,7 +18,7 @@ const EVENT_LOG_SIZE = 100;
 export interface AgentDeps {
   log: Logger;
   clock?: Clock;
-  facts?: { read(): Promise<Facts> };
+  facts?: FactsProvider;
 }
 
 /**
@@ -29,7 +29,7 @@ export interface AgentDeps {
 export class Agent {
   private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly facts: { read(): Promise<Facts> };
+  private readonly facts: FactsProvider;
   private readonly broker: EmbeddedBroker;
   private readonly status: StatusServer;
   private readonly store;
@@ -50,7 +50,7 @@ export class Agent {
   constructor(private readonly cfg: AgentConfig, deps: AgentDeps) {
     this.log = deps.log;
     this.clock = deps.clock ?? systemClock;
-    this.facts = deps.facts ?? new FactsSource();
+    this.facts = deps.facts ?? new FactsSource(cfg.stateDir);
     this.incarnation = this.clock.now();
     this.broker = new EmbeddedBroker({ cluster: cfg.cluster, address: cfg.host.address, port: cfg.host.port, secret: cfg.secret, log: this.log.child({ ns: 'broker' }) });
     this.status = new StatusServer(cfg.statusSocket, () => this.snapshot());
@@ -64,7 +64,7 @@ export class Agent {
 
   async start(): Promise<void> {
     this.startedAt = this.clock.now();
-    this.currentFacts = await this.facts.read();
+    this.currentFacts = this.facts.initial();
     let known: ReturnType<MembershipCore['directory']> = [];
     try {
       const stored = this.store.read();
@@ -80,7 +80,10 @@ export class Agent {
     await this.status.start();
     this.run(this.core.start(this.clock.now()));
     this.timers.push(setInterval(() => this.run(this.core.tick(this.clock.now())), this.cfg.timings.tickMs));
-    this.timers.push(setInterval(() => void this.refreshFacts(), this.cfg.timings.factsIntervalMs));
+    this.timers.push(setInterval(() => void this.refreshFacts(() => this.facts.refresh()), this.cfg.timings.factsIntervalMs));
+    // Model and temperature come later, spread out so that hosts booting together do not all probe at once.
+    const enrich = setTimeout(() => void this.refreshFacts(() => this.facts.enrich()), Math.floor(Math.random() * 3000));
+    this.timers.push(enrich);
     for (const t of this.timers) t.unref();
     this.log.info({ cluster: this.cfg.cluster, incarnation: this.incarnation, known: known.length, seeds: seeds.length }, 'agent started');
   }
@@ -244,9 +247,13 @@ export class Agent {
     }
   }
 
-  private async refreshFacts(): Promise<void> {
-    const f = await this.facts.read();
-    const changed = f.tempC !== this.currentFacts.tempC || Math.abs(f.load1 - this.currentFacts.load1) >= 0.5;
+  private async refreshFacts(read: () => Promise<Facts>): Promise<void> {
+    const f = await read().catch((err) => {
+      this.log.warn({ err: errorMessage(err) }, 'reading host facts failed');
+      return null;
+    });
+    if (!f || this.stopping) return;
+    const changed = f.model !== this.currentFacts.model || f.tempC !== this.currentFacts.tempC || Math.abs(f.load1 - this.currentFacts.load1) >= 0.5;
     this.currentFacts = f;
     if (changed) await this.publishPresence('online');
   }
@@ -282,7 +289,7 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) clearTimeout(t);
     for (const t of this.debounce.values()) clearTimeout(t);
     this.debounce.clear();
     const session = this.session;

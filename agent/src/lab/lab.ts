@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { fetchStatus } from '../status/server.js';
+import { AGENT_NODE_FLAGS } from '../daemon/node-flags.js';
 import type { AgentStatus } from '../status/types.js';
 import { writeFileAtomic } from '../state/atomic-file.js';
 import { LabError } from '../util/errors.js';
@@ -59,7 +61,7 @@ function macFor(lab: string, kind: number, i: number): string {
 function startAgent(rec: LabRecord, h: LabHost): LabHost['agent'] {
   const fd = openSync(h.log, 'a', 0o600);
   try {
-    const child = spawn('ip', ['netns', 'exec', h.ns, process.execPath, CLI, 'agent', '--config', h.config], { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn('ip', ['netns', 'exec', h.ns, process.execPath, ...AGENT_NODE_FLAGS, CLI, 'agent', '--config', h.config], { detached: true, stdio: ['ignore', fd, fd] });
     child.unref();
     if (!child.pid) throw new LabError(`could not start the agent of ${h.name}`);
     // `ip netns exec` execs in place: the pid is the agent's.
@@ -153,14 +155,21 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
         };
         writeFileSync(h.config, stringify(cfg), { mode: 0o600 });
       }
+      // Agents start in waves as wide as the machine has cores, each wave waiting until its
+      // agents answer: N node processes booting at once on a small machine starve each
+      // other's 1 s keepalives (on real hosts each agent has its own CPU).
       const startedAt: Record<string, number> = {};
-      for (const h of hosts) {
-        h.agent = startAgent(rec, h);
-        startedAt[h.name] = Date.now();
+      const wave = Math.max(1, availableParallelism());
+      let lastStartAt = Date.now();
+      for (let i = 0; i < hosts.length; i += wave) {
+        const batch = hosts.slice(i, i + wave);
+        for (const h of batch) {
+          h.agent = startAgent(rec, h);
+          startedAt[h.name] = lastStartAt = Date.now();
+        }
         saveRecord(rec);
+        await waitReady(batch, o.readyTimeoutMs ?? 60_000);
       }
-      const lastStartAt = Date.now();
-      await waitReady(hosts, o.readyTimeoutMs ?? 60_000);
       rec.state = 'up';
       saveRecord(rec);
       return { record: rec, startedAt, lastStartAt };

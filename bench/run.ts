@@ -1,0 +1,12 @@
+import { discovery } from './discovery.js';
+
+/** `npm run bench -- NAME [args]`: benchmarks, separate from the tests. They print a table and write JSON under bench/results/. */
+const benches: Record<string, (args: string[]) => Promise<void>> = { discovery };
+
+const [name, ...args] = process.argv.slice(2);
+const bench = name ? benches[name] : undefined;
+if (!bench) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [args]\n`);
+  process.exit(2);
+}
+await bench(args);
