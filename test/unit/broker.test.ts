@@ -49,11 +49,11 @@ describe('the embedded broker (aedes, on loopback)', () => {
     await expect(reader.subscribeAsync('#', { qos: 1 })).rejects.toThrow(/Subscribe error/); // SUBACK 0x80
     expect(reader.connected).toBe(true);
     const forger = await connect(port, 'pi1', SECRET);
-    const closed = new Promise((r) => forger.once('close', r));
+    const closed = new Promise<void>((r) => forger.once('close', () => r()));
     forger.publish('ivr/v1/home/presence/pi2', 'forged', { qos: 0 });
     await closed; // the broker drops a client that publishes as another host
     const big = await connect(port, 'pi1', SECRET);
-    const bigClosed = new Promise((r) => big.once('close', r));
+    const bigClosed = new Promise<void>((r) => big.once('close', () => r()));
     big.publish('ivr/v1/home/presence/pi1', Buffer.alloc(MAX_PAYLOAD_BYTES + 1), { qos: 0 });
     await bigClosed;
     const pi1 = await connect(port, 'pi1', SECRET);
