@@ -39,6 +39,12 @@ labDescribe('lab: cables, partitions, loss, exec and clean-up', () => {
   it('a pulled cable isolates its host, and the agents see it; plugging it back rejoins', async () => {
     const rec = loadRecord(NAME);
     await lab.cut(NAME, 'h3');
+    // h3 learns it from netlink, before any keepalive could lapse.
+    const isolatedIn = await waitFor(async () => (await lab.status(NAME)).hosts.find((h) => h.name === 'h3')!.view?.isolated === true, 5000, 'h3 isolated');
+    const h3 = (await lab.status(NAME)).hosts.find((h) => h.name === 'h3')!.view!;
+    expect(h3.link).toMatchObject({ ifname: 'eth0', carrier: false, lost: true, backend: 'native' });
+    expect(h3.view).toEqual(['h3']);
+    console.log(`h3 marked itself isolated ${isolatedIn} ms after the cut (status polled every 50 ms)`);
     expect(ping(rec.hosts[0]!.ns, rec.hosts[2]!.address)).toBe(false);
     const carrier = spawnSync('ip', ['netns', 'exec', rec.hosts[2]!.ns, 'cat', '/sys/class/net/eth0/carrier'], { encoding: 'utf8' }).stdout.trim();
     expect(carrier).toBe('0');
@@ -47,6 +53,7 @@ labDescribe('lab: cables, partitions, loss, exec and clean-up', () => {
     await lab.restore(NAME, 'h3');
     expect(ping(rec.hosts[0]!.ns, rec.hosts[2]!.address)).toBe(true);
     await waitFor(async () => allSee(await lab.status(NAME), H), 10_000, 'h3 back');
+    expect((await lab.status(NAME)).hosts.find((h) => h.name === 'h3')!.view!.isolated).toBe(false);
   });
 
   it('a bridge partition lets exactly the hosts that share a group reach each other', async () => {

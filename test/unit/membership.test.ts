@@ -149,3 +149,30 @@ describe('membership across a simulated cluster', () => {
     expect(['h1', 'h2', 'h3', 'h5'].every((h) => !sim.viewOf(h).includes('h4'))).toBe(true);
   });
 });
+
+describe('membership core: own link', () => {
+  it('a lost link isolates at once: everyone leaves the view, the session is dropped, it becomes its own rendezvous', () => {
+    const core = new MembershipCore(card('h3'), { cluster: 'c', timings: TIMINGS, hasSeeds: false }, [{ ...card('h1'), lastSeen: 1 }]);
+    core.start(0);
+    core.onProbe(10, 'h1', true);
+    core.onSessionUp(20, 'h1');
+    core.onPresence(30, presence(card('h1'), 'online'), 1);
+    expect(core.view()).toEqual(['h1', 'h3']);
+    const a = core.onLink(100, false, 'eth0 has no carrier');
+    expect(a).toContainEqual({ type: 'drop-session' });
+    expect(a).toContainEqual({ type: 'connect', target: card('h3') });
+    expect(core.view()).toEqual(['h3']);
+    expect(core.isIsolated).toBe(true);
+  });
+
+  it('a returning link probes at once, without waiting for the probe interval', () => {
+    const core = new MembershipCore(card('h3'), { cluster: 'c', timings: TIMINGS, hasSeeds: false }, [{ ...card('h1'), lastSeen: 1 }]);
+    core.start(0);
+    core.onProbe(10, 'h1', true);
+    core.onSessionUp(20, 'h1');
+    core.onLink(100, false);
+    core.onSessionUp(120, 'h3');
+    expect(core.tick(300).some((a) => a.type === 'probe')).toBe(false); // h1 failed 200 ms ago
+    expect(core.onLink(400, true)).toContainEqual({ type: 'probe', targets: [card('h1')] });
+  });
+});

@@ -39,6 +39,10 @@ program
     await runStatus(opts);
   });
 
+const link = program.command('link').description('link state through netlink');
+const { registerLinkCommands } = await import('./link-command.js');
+registerLinkCommands(link);
+
 const lab = program.command('lab').description('an emulated cluster of hosts on this machine, built from network namespaces');
 const { registerLabCommands } = await import('./lab-command.js');
 registerLabCommands(lab, Option);

@@ -21,6 +21,7 @@ export interface AgentConfig {
   stateDir: string;
   statusSocket: string;
   timings: Timings;
+  link: ParsedConfig['link'];
   logLevel: ParsedConfig['log']['level'];
 }
 
@@ -84,6 +85,7 @@ export function resolveConfig(parsed: ParsedConfig, file: string): AgentConfig {
     stateDir,
     statusSocket: resolve(parsed.statusSocket ?? join(stateDir, 'agent.sock')),
     timings: parsed.timings,
+    link: parsed.link,
     logLevel: parsed.log.level,
   };
 }

@@ -66,6 +66,16 @@ export const ConfigSchema = z
     /** The Unix socket `infravisor status` talks to. Default: STATEDIR/agent.sock. */
     statusSocket: z.string().min(1).optional(),
     timings: TimingsSchema.default(TimingsSchema.parse({})),
+    link: z
+      .strictObject({
+        /** The cluster-facing interface to watch. Default: the one that holds host.address. */
+        interface: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'must be an interface name (1-15 characters)').optional(),
+        /** auto: the native addon when it loads, else ffi. off: no link watching (keepalives only). */
+        backend: z.enum(['auto', 'native', 'ffi', 'off']).default('auto'),
+        /** A loss shorter than this is a flap and is ignored; a return counts at once. */
+        graceMs: z.number().int().min(0).max(60_000).default(300),
+      })
+      .default({ backend: 'auto', graceMs: 300 }),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   })
   .refine((c) => (c.secret === undefined) !== (c.secretFile === undefined), {

@@ -11,6 +11,10 @@ import { readSeed } from '../transport/bootstrap.js';
 import { probeTcp } from '../transport/probe.js';
 import { Session } from '../transport/session.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { networkInterfaces } from 'node:os';
+import { LinkMonitor } from '../link/monitor.js';
+import type { LinkWatcher } from '../link/types.js';
+import type { SdNotify } from '../notify/sd-notify.js';
 import { CorruptStateError, errorMessage } from '../util/errors.js';
 
 const EVENT_LOG_SIZE = 100;
@@ -19,6 +23,18 @@ export interface AgentDeps {
   log: Logger;
   clock?: Clock;
   facts?: FactsProvider;
+  /** Injected in tests; by default chosen from config (native, else ffi). */
+  linkWatcher?: LinkWatcher | null;
+  /** Environment for sd_notify (NOTIFY_SOCKET, WATCHDOG_USEC). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The interface that holds `address`: the cluster-facing one. */
+export function interfaceOf(address: string): string | null {
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    if (addrs?.some((a) => a.address === address)) return name;
+  }
+  return null;
 }
 
 /**
@@ -46,12 +62,19 @@ export class Agent {
   private readonly events: { ts: number; name: string; fields: Record<string, unknown> }[] = [];
   private stopping = false;
   private startedAt = 0;
+  private connectGen = 0;
+  private link: { watcher: LinkWatcher; monitor: LinkMonitor } | null = null;
+  private notify: SdNotify | null = null;
+  private statusText = '';
+
+  private readonly deps: AgentDeps;
 
   constructor(private readonly cfg: AgentConfig, deps: AgentDeps) {
     this.log = deps.log;
     this.clock = deps.clock ?? systemClock;
     this.facts = deps.facts ?? new FactsSource(cfg.stateDir);
     this.incarnation = this.clock.now();
+    this.deps = deps;
     this.broker = new EmbeddedBroker({ cluster: cfg.cluster, address: cfg.host.address, port: cfg.host.port, secret: cfg.secret, log: this.log.child({ ns: 'broker' }) });
     this.status = new StatusServer(cfg.statusSocket, () => this.snapshot());
     this.store = membershipFile(cfg.stateDir);
@@ -78,14 +101,102 @@ export class Agent {
     await this.broker.start();
     await this.publishDirectory();
     await this.status.start();
+    await this.startLinkWatch();
     this.run(this.core.start(this.clock.now()));
-    this.timers.push(setInterval(() => this.run(this.core.tick(this.clock.now())), this.cfg.timings.tickMs));
+    this.timers.push(
+      setInterval(() => {
+        const now = this.clock.now();
+        if (this.link) this.onLinkDecisions(this.link.monitor.tick(now));
+        this.run(this.core.tick(now));
+        this.updateNotifyStatus();
+      }, this.cfg.timings.tickMs),
+    );
     this.timers.push(setInterval(() => void this.refreshFacts(() => this.facts.refresh()), this.cfg.timings.factsIntervalMs));
     // Model and temperature come later, spread out so that hosts booting together do not all probe at once.
     const enrich = setTimeout(() => void this.refreshFacts(() => this.facts.enrich()), Math.floor(Math.random() * 3000));
     this.timers.push(enrich);
     for (const t of this.timers) t.unref();
     this.log.info({ cluster: this.cfg.cluster, incarnation: this.incarnation, known: known.length, seeds: seeds.length }, 'agent started');
+    await this.startNotify();
+  }
+
+  private async startLinkWatch(): Promise<void> {
+    if (this.cfg.link.backend === 'off' || this.deps.linkWatcher === null) return;
+    const ifname = this.cfg.link.interface ?? interfaceOf(this.cfg.host.address);
+    if (!ifname) {
+      this.log.warn({ address: this.cfg.host.address }, 'no interface holds host.address; link watching is off (set link.interface)');
+      return;
+    }
+    let watcher = this.deps.linkWatcher;
+    if (!watcher) {
+      const { createLinkWatcher } = await import('../link/factory.js');
+      watcher = await createLinkWatcher(this.cfg.link.backend, this.log.child({ ns: 'link' }));
+    }
+    const monitor = new LinkMonitor(ifname, this.cfg.link.graceMs);
+    this.link = { watcher, monitor };
+    let graceTimer: NodeJS.Timeout | null = null;
+    watcher.start(
+      (events) => {
+        this.onLinkDecisions(monitor.onEvents(this.clock.now(), events));
+        // A loss counts the moment its grace ends, not at the next tick.
+        const at = monitor.lossMaturesAt;
+        if (at !== null && !graceTimer) {
+          graceTimer = setTimeout(() => {
+            graceTimer = null;
+            this.onLinkDecisions(monitor.tick(this.clock.now()));
+          }, Math.max(0, at - this.clock.now()) + 1);
+        }
+      },
+      (err) => this.log.warn({ err: err.message }, 'link watcher error'),
+    );
+  }
+
+  private onLinkDecisions(decisions: ReturnType<LinkMonitor['tick']>): void {
+    for (const d of decisions) {
+      const now = this.clock.now();
+      if (d.type === 'link-lost') {
+        this.log.warn({ reason: d.reason }, 'own link lost: this host is isolated');
+        this.run(this.core.onLink(now, false, d.reason));
+      } else {
+        this.log.info('own link back: reconnecting');
+        this.run(this.core.onLink(now, true));
+      }
+    }
+  }
+
+  private async startNotify(): Promise<void> {
+    const env = this.deps.env ?? process.env;
+    if (!env.NOTIFY_SOCKET) return;
+    const { SdNotify } = await import('../notify/sd-notify.js');
+    this.notify = SdNotify.fromEnv(env);
+    this.sendNotify('READY=1');
+    this.updateNotifyStatus();
+    const every = SdNotify.watchdogIntervalMs(env);
+    if (every) {
+      const t = setInterval(() => this.sendNotify('WATCHDOG=1'), every);
+      t.unref();
+      this.timers.push(t);
+    }
+  }
+
+  private sendNotify(state: string): void {
+    try {
+      this.notify?.send(state);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'sd_notify failed');
+    }
+  }
+
+  private updateNotifyStatus(): void {
+    if (!this.notify) return;
+    const r = this.core.rendezvous;
+    const text = this.core.isIsolated
+      ? 'isolated: own link down'
+      : `member of ${this.cfg.cluster}, rendezvous ${r.host ?? '-'}${r.up ? '' : ' (reconnecting)'}, ${this.core.view().length} seen`;
+    if (text !== this.statusText) {
+      this.statusText = text;
+      this.sendNotify(`STATUS=${text}`);
+    }
   }
 
   /** Carries out the core's decisions. Each async result is fed back into the core. */
@@ -116,6 +227,13 @@ export class Agent {
         case 'event':
           this.event(a.name, a.fields);
           break;
+        case 'drop-session': {
+          this.connectGen++;
+          const s = this.session;
+          this.session = null;
+          void s?.close(true);
+          break;
+        }
       }
     }
   }
@@ -170,6 +288,7 @@ export class Agent {
   }
 
   private async connect(target: MemberCard): Promise<void> {
+    const gen = this.connectGen;
     const spec = CONTRACT.presence;
     const session = new Session({
       cluster: this.cfg.cluster,
@@ -196,7 +315,7 @@ export class Agent {
       this.run(this.core.onConnectFailed(this.clock.now(), target.host));
       return;
     }
-    if (this.stopping) return void session.close();
+    if (this.stopping || gen !== this.connectGen) return void session.close(true);
     const previous = this.session;
     const previousHost = this.sessionHost;
     this.session = session;
@@ -271,6 +390,8 @@ export class Agent {
       view: core.view,
       members: core.members,
       rankOrder: core.rankOrder,
+      isolated: core.isolated,
+      link: this.link ? { backend: this.link.watcher.backend, ...this.link.monitor.state } : null,
       cluster: {
         name: this.cfg.cluster,
         id: core.rendezvous.host ? `${this.cfg.cluster}@${core.rendezvous.host}` : null,
@@ -290,6 +411,8 @@ export class Agent {
     if (this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearTimeout(t);
+    this.link?.watcher.close();
+    this.sendNotify('STOPPING=1');
     for (const t of this.debounce.values()) clearTimeout(t);
     this.debounce.clear();
     const session = this.session;
@@ -302,6 +425,7 @@ export class Agent {
     this.persist();
     await this.status.stop();
     await this.broker.stop();
+    this.notify?.close();
     this.log.info('agent stopped');
   }
 }

@@ -34,6 +34,8 @@ export type Action =
   | { type: 'publish-presence' }
   | { type: 'publish-directory' }
   | { type: 'persist' }
+  /** Drop the rendezvous session at once, without waiting for its keepalive. */
+  | { type: 'drop-session' }
   | { type: 'event'; name: string; fields: Record<string, unknown> };
 
 interface Reach {
@@ -65,6 +67,8 @@ export class MembershipCore {
   private everConnected = false;
   private lastBootstrapAt = -Infinity;
   private bootstrapped = false;
+  /** This host's own cluster-facing link is down: nobody else is reachable. */
+  private isolated = false;
 
   constructor(
     public self: MemberCard,
@@ -241,6 +245,38 @@ export class MembershipCore {
     return [...out, ...this.plan(now)];
   }
 
+  /** The host's own link went away (after the grace) or came back (at once). */
+  onLink(now: number, usable: boolean, reason = ''): Action[] {
+    if (!usable) {
+      if (this.isolated) return [];
+      this.isolated = true;
+      const out: Action[] = [{ type: 'event', name: 'isolated', fields: { reason } }];
+      for (const [name, m] of this.members) {
+        this.reach.set(name, { ok: false, at: now });
+        if (m.status !== 'offline') {
+          m.status = 'offline';
+          m.pendingUntil = null;
+          out.push({ type: 'event', name: 'member-left', fields: { member: name, reason: 'this host lost its link' } });
+        }
+      }
+      if (this.session.host !== this.self.host && (this.session.up || this.connecting)) {
+        this.session = { host: this.session.host, up: false, since: now };
+        this.connecting = null;
+        out.push({ type: 'drop-session' });
+      }
+      return [...out, ...this.plan(now)];
+    }
+    if (!this.isolated) return [];
+    this.isolated = false;
+    this.reach.clear(); // stale failures must not hold back the reconnection
+    this.probing.clear();
+    return [{ type: 'event', name: 'link-back', fields: {} }, ...this.plan(now)];
+  }
+
+  get isIsolated(): boolean {
+    return this.isolated;
+  }
+
   // ---- the decision ----
 
   private learn(now: number, cards: DirectoryEntry[]): Action[] {
@@ -339,6 +375,7 @@ export class MembershipCore {
           movedTo: m.movedTo,
         })),
       rankOrder: this.ranked().map((c) => c.host),
+      isolated: this.isolated,
     };
   }
 }

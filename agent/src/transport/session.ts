@@ -110,12 +110,13 @@ export class Session {
     return new Promise((resolve) => client.publish(topic, payload, { qos, retain }, () => resolve()));
   }
 
-  /** An orderly end: what is queued goes out, then DISCONNECT (so the will is not sent). */
-  async close(): Promise<void> {
+  /** An orderly end: what is queued goes out, then DISCONNECT (so the will is not sent).
+   * `force` ends at once (the link is gone: nothing would get through). */
+  async close(force = false): Promise<void> {
     const client = this.client;
     if (!client) return;
     this.finished = true;
-    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    await new Promise<void>((resolve) => client.end(force, {}, () => resolve()));
   }
 
   /** Ends at once without a DISCONNECT. */
