@@ -43,6 +43,10 @@ const link = program.command('link').description('link state through netlink');
 const { registerLinkCommands } = await import('./link-command.js');
 registerLinkCommands(link);
 
+const ccp = program.command('ccp').description('the cluster control plane (k3s): render its files, supervise its processes');
+const { registerCcpCommands } = await import('./ccp-command.js');
+registerCcpCommands(ccp);
+
 const lab = program.command('lab').description('an emulated cluster of hosts on this machine, built from network namespaces');
 const { registerLabCommands } = await import('./lab-command.js');
 registerLabCommands(lab, Option);

@@ -22,6 +22,8 @@ export interface AgentConfig {
   statusSocket: string;
   timings: Timings;
   link: ParsedConfig['link'];
+  ccp: ParsedConfig['ccp'];
+  clusterConfig: string | null;
   logLevel: ParsedConfig['log']['level'];
 }
 
@@ -86,8 +88,25 @@ export function resolveConfig(parsed: ParsedConfig, file: string): AgentConfig {
     statusSocket: resolve(parsed.statusSocket ?? join(stateDir, 'agent.sock')),
     timings: parsed.timings,
     link: parsed.link,
+    ccp: parsed.ccp,
+    clusterConfig: parsed.clusterConfig ? resolve(parsed.clusterConfig) : null,
     logLevel: parsed.log.level,
   };
+}
+
+/** Reads a YAML file into a plain value; every failure is a ConfigError. */
+export function readYaml(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [{ path: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code})` }]);
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(file, doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}` : '', message: e.message.split('\n')[0] ?? e.message })));
+  }
+  return doc.toJS();
 }
 
 /** Reads, parses and validates a YAML config file. Every failure is a ConfigError (exit 2). */

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { CcpHostSchema } from '../ccp/config.js';
 
 /** A DNS label: what a host or cluster name may be (it is also used in MQTT topics). */
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -76,6 +77,10 @@ export const ConfigSchema = z
         graceMs: z.number().int().min(0).max(60_000).default(300),
       })
       .default({ backend: 'auto', graceMs: 300 }),
+    /** This host's k3s paths and how its k3s processes are run. */
+    ccp: CcpHostSchema,
+    /** The cluster-wide CCP configuration (YAML, see docs/ccp.md). Default: built-in defaults. */
+    clusterConfig: z.string().min(1).optional(),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   })
   .refine((c) => (c.secret === undefined) !== (c.secretFile === undefined), {

@@ -1,0 +1,124 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import { AGENT_NODE_FLAGS } from '../daemon/node-flags.js';
+import { isSameProcess, procIdentity } from '../lab/record.js';
+import { run, tryRun } from '../util/exec.js';
+import { q, type ServiceCommands } from './k3s/render.js';
+import { supervisorStateFile } from './supervisor.js';
+
+export type Unit = 'k3s' | 'k3s-agent';
+
+/** How k3s processes are started, stopped and checked. */
+export interface ServiceManager {
+  readonly kind: 'systemd' | 'supervisor';
+  isActive(unit: Unit): Promise<boolean>;
+  restart(unit: Unit, argv: string[]): Promise<void>;
+  stop(unit: Unit): Promise<void>;
+  /** The same operations as shell snippets, for the initialization script. */
+  commands(unit: Unit, other: Unit, argv: string[]): ServiceCommands;
+  /** The pid of the running k3s process, where the manager knows it. */
+  mainPid(unit: Unit): Promise<number | null>;
+}
+
+/** systemd on a real host: units `k3s` and `k3s-agent` (agent/systemd/). */
+export class SystemdServices implements ServiceManager {
+  readonly kind = 'systemd' as const;
+  isActive(unit: Unit): Promise<boolean> {
+    return tryRun(['systemctl', 'is-active', '--quiet', unit]);
+  }
+  async restart(unit: Unit): Promise<void> {
+    await run(['systemctl', 'enable', '--quiet', unit]);
+    await run(['systemctl', 'restart', unit], { timeoutMs: 180_000 });
+  }
+  async stop(unit: Unit): Promise<void> {
+    await tryRun(['systemctl', 'disable', '--now', '--quiet', unit]);
+  }
+  commands(unit: Unit, other: Unit): ServiceCommands {
+    return {
+      isActive: `systemctl is-active --quiet ${unit}`,
+      restart: `systemctl enable --quiet ${unit} && systemctl restart ${unit}`,
+      stopOther: `systemctl disable --now --quiet ${other} 2>/dev/null || true`,
+    };
+  }
+  async mainPid(unit: Unit): Promise<number | null> {
+    const out = await run(['systemctl', 'show', '--property=MainPID', '--value', unit]).catch(() => '0');
+    const pid = Number(out.trim());
+    return pid > 0 ? pid : null;
+  }
+}
+
+const CLI = (() => {
+  const here = fileURLToPath(import.meta.url);
+  return here.endsWith('.ts') ? resolve(dirname(here), '../../../dist/agent/src/cli/main.js') : resolve(dirname(here), '../cli/main.js');
+})();
+
+/**
+ * The lab: each unit runs under `infravisor ccp supervise`, detached in its own session, with
+ * its state in STATEDIR/UNIT.supervisor.json.
+ */
+export class SupervisedServices implements ServiceManager {
+  readonly kind = 'supervisor' as const;
+  constructor(readonly stateDir: string) {}
+
+  private file(unit: Unit) {
+    return supervisorStateFile(join(this.stateDir, `${unit}.supervisor.json`));
+  }
+
+  private state(unit: Unit) {
+    try {
+      const s = this.file(unit).read();
+      return s && isSameProcess({ pid: s.pid, startTime: s.startTime }) ? s : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async isActive(unit: Unit): Promise<boolean> {
+    const s = this.state(unit);
+    return s !== null && !s.stopping;
+  }
+
+  async restart(unit: Unit, argv: string[]): Promise<void> {
+    await this.stop(unit);
+    const fd = openSync(join(this.stateDir, `${unit}.log`), 'a', 0o600);
+    const sup = spawn(process.execPath, [...AGENT_NODE_FLAGS, CLI, 'ccp', 'supervise', '--unit', unit, '--state-dir', this.stateDir, '--', ...argv], { detached: true, stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    sup.unref();
+    const pid = sup.pid!;
+    for (let i = 0; i < 200; i++) {
+      const s = this.state(unit);
+      if (s && s.pid === pid && s.child) return;
+      if (!procIdentity(pid)) throw new Error(`the supervisor of ${unit} exited at once; see ${join(this.stateDir, `${unit}.log`)}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`the supervisor of ${unit} did not start its process within 5 s`);
+  }
+
+  async stop(unit: Unit): Promise<void> {
+    const s = this.state(unit);
+    if (!s) return;
+    try {
+      process.kill(s.pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 600 && isSameProcess({ pid: s.pid, startTime: s.startTime }); i++) await new Promise((r) => setTimeout(r, 25));
+    if (isSameProcess({ pid: s.pid, startTime: s.startTime })) process.kill(s.pid, 'SIGKILL');
+  }
+
+  commands(unit: Unit, other: Unit, argv: string[]): ServiceCommands {
+    const cli = `${q(process.execPath)} ${AGENT_NODE_FLAGS.join(' ')} ${q(CLI)} ccp service --state-dir ${q(this.stateDir)}`;
+    return {
+      isActive: `${cli} is-active ${unit}`,
+      restart: `${cli} restart ${unit} -- ${argv.map(q).join(' ')}`,
+      stopOther: `${cli} stop ${other}`,
+    };
+  }
+
+  async mainPid(unit: Unit): Promise<number | null> {
+    return this.state(unit)?.child?.pid ?? null;
+  }
+}
