@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:net';
 import { Aedes, type AedesOptions, type AuthenticateError } from 'aedes';
 import type { Logger } from '../log/logger.js';
 import type { Secret } from '../config/secret.js';
-import { MAX_PAYLOAD_BYTES, mayPublish, maySubscribe } from '../contract/index.js';
+import { CONTRACT, mayPublish, maySubscribe, parseTopic } from '../contract/index.js';
 import { NAME_RE } from '../config/schema.js';
 
 /** MQTT CONNACK return codes (3.1.1). */
@@ -42,7 +42,8 @@ export function brokerPolicy(cluster: string, secret: Secret, counters: BrokerCo
       if (client === null) return done(null);
       const user = (client as unknown as { infravisorHost?: string }).infravisorHost;
       const size = packet.payload ? (packet.payload as Buffer).length : 0;
-      if (!user || size > MAX_PAYLOAD_BYTES || !mayPublish(cluster, user, packet.topic)) {
+      const kind = parseTopic(cluster, packet.topic)?.kind;
+      if (!user || !kind || size > CONTRACT[kind].maxBytes || !mayPublish(cluster, user, packet.topic)) {
         counters.refusedPublishes++;
         return done(new Error(`publish on ${packet.topic} refused`));
       }

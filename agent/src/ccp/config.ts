@@ -20,6 +20,8 @@ export type Manifest = z.infer<typeof ManifestSchema>;
 
 export const CcpConfigSchema = z.strictObject({
   version: z.literal(1).default(1),
+  /** Raise it when you change this file: the primary replicates the highest revision. */
+  revision: z.number().int().min(0).default(1),
   k3s: z
     .strictObject({
       /** Packaged components the server does not deploy. */

@@ -22,13 +22,13 @@ export function probeReady(endpoint: string, opts: { caFile?: string; timeoutMs?
   const url = new URL(opts.path ?? '/readyz', endpoint);
   return new Promise((resolve) => {
     const done = (h: Omit<Health, 'ms'>) => resolve({ ...h, ms: Date.now() - t0 });
-    const req = request(url, { method: 'GET', timeout: opts.timeoutMs ?? 1500, ...(ca ? { ca } : { rejectUnauthorized: false }) }, (res) => {
+    const req = request(url, { method: 'GET', timeout: opts.timeoutMs ?? 900, ...(ca ? { ca } : { rejectUnauthorized: false }) }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body.length < 512 ? (body += c) : undefined));
       res.on('end', () => done({ ready: res.statusCode === 200, reachable: true, status: res.statusCode ?? null, detail: body.trim().slice(0, 200) }));
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${opts.timeoutMs ?? 1500} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${opts.timeoutMs ?? 900} ms`)));
     req.on('error', (err) => done({ ready: false, reachable: false, status: null, detail: err.message }));
     req.end();
   });

@@ -110,11 +110,20 @@ export class SupervisedServices implements ServiceManager {
   }
 
   commands(unit: Unit, other: Unit, argv: string[]): ServiceCommands {
-    const cli = `${q(process.execPath)} ${AGENT_NODE_FLAGS.join(' ')} ${q(CLI)} ccp service --state-dir ${q(this.stateDir)}`;
+    const node = `${q(process.execPath)} ${AGENT_NODE_FLAGS.join(' ')} ${q(CLI)}`;
+    const pidOf = (u: Unit) => q(join(this.stateDir, `${u}.pid`));
+    // Alive: the recorded pid runs and has the recorded start time (field 22 of /proc/PID/stat,
+    // counted after the command name in parentheses).
+    const alive = (u: Unit) => `{ read p t c < ${pidOf(u)} 2>/dev/null && [ -r /proc/$p/stat ] && [ "$(sed 's/^.*) //' /proc/$p/stat | cut -d' ' -f20)" = "$t" ]; }`;
     return {
-      isActive: `${cli} is-active ${unit}`,
-      restart: `${cli} restart ${unit} -- ${argv.map(q).join(' ')}`,
-      stopOther: `${cli} stop ${other}`,
+      isActive: alive(unit),
+      restart: [
+        `${alive(unit)} && ${node} ccp service --state-dir ${q(this.stateDir)} stop ${unit}`,
+        `  rm -f ${pidOf(unit)}`,
+        `  setsid ${node} ccp supervise --unit ${unit} --state-dir ${q(this.stateDir)} -- ${argv.map(q).join(' ')} </dev/null >>${q(join(this.stateDir, `${unit}.log`))} 2>&1 &`,
+        `  i=0; until read p t c < ${pidOf(unit)} 2>/dev/null && [ -n "$c" ]; do i=$((i+1)); [ $i -gt 200 ] && { echo "the supervisor of ${unit} did not start ${argv[0]}" >&2; exit 1; }; sleep 0.025; done`,
+      ].join('\n'),
+      stopOther: `if ${alive(other)}; then ${node} ccp service --state-dir ${q(this.stateDir)} stop ${other}; fi`,
     };
   }
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { z } from 'zod';
-import { StateFile } from '../state/atomic-file.js';
+import { StateFile, writeFileAtomic } from '../state/atomic-file.js';
 import { nextBackoff } from './backoff.js';
 
 /**
@@ -32,7 +32,14 @@ export async function supervise(opts: { unit: string; statePath: string; logPath
   let child: ChildProcess | null = null;
   let failures = 0;
   let timer: NodeJS.Timeout | null = null;
-  const save = () => file.write(state);
+  // Besides the JSON state, "PID STARTTIME [CHILDPID]" in UNIT.pid, which the initialization
+  // script reads with plain sh (no Node start-up for a status query).
+  const pidFile = opts.statePath.replace(/\.supervisor\.json$/, '.pid');
+  const save = () => {
+    file.write(state);
+    if (!state.stopping) writeFileAtomic(pidFile, `${process.pid} ${opts.startTime}${state.child ? ` ${state.child.pid}` : ''}\n`, 0o600);
+  };
+  save();
 
   const start = () => {
     const fd = openSync(opts.logPath, 'a', 0o600);
@@ -61,6 +68,7 @@ export async function supervise(opts: { unit: string; statePath: string; logPath
   const stop = (signal: NodeJS.Signals) => {
     state.stopping = true;
     save();
+    rmSync(pidFile, { force: true });
     if (timer) clearTimeout(timer);
     const c = child;
     if (!c) process.exit(0);

@@ -1,4 +1,4 @@
-import { MAX_PAYLOAD_BYTES, PROTOCOL_VERSION } from './messages.js';
+import { PROTOCOL_VERSION } from './messages.js';
 import { CONTRACT, type PayloadOf, type TopicKind } from './mqtt.js';
 
 export type DropReason = 'oversized' | 'malformed' | 'version' | 'mismatch';
@@ -7,7 +7,8 @@ export type Decoded<K extends TopicKind> = { ok: true; msg: PayloadOf<K> } | { o
 
 export function encode<K extends TopicKind>(kind: K, msg: PayloadOf<K>): Buffer {
   const buf = Buffer.from(JSON.stringify(msg));
-  if (buf.length > MAX_PAYLOAD_BYTES) throw new Error(`${kind} payload of ${buf.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
+  const max = CONTRACT[kind].maxBytes;
+  if (buf.length > max) throw new Error(`${kind} payload of ${buf.length} bytes exceeds ${max}`);
   return buf;
 }
 
@@ -16,7 +17,7 @@ export function encode<K extends TopicKind>(kind: K, msg: PayloadOf<K>): Buffer 
  * version, then the schema. Never throws.
  */
 export function decode<K extends TopicKind>(kind: K, payload: Buffer | Uint8Array): Decoded<K> {
-  if (payload.length > MAX_PAYLOAD_BYTES) return { ok: false, reason: 'oversized', detail: `${payload.length} bytes` };
+  if (payload.length > CONTRACT[kind].maxBytes) return { ok: false, reason: 'oversized', detail: `${payload.length} bytes` };
   let raw: unknown;
   try {
     raw = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8'));

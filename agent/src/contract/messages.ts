@@ -32,6 +32,14 @@ export const MemberCardSchema = z.object({
 });
 export type MemberCard = z.infer<typeof MemberCardSchema>;
 
+/** What a member runs of the CCP, and the highest election term it has seen. */
+export const CcpReportSchema = z.object({
+  role: z.enum(['server', 'agent', 'none']),
+  generation: int.min(1).nullable(),
+  state: z.enum(['starting', 'ready', 'failed']).nullable(),
+  endpoint: z.string().max(100).nullable(),
+});
+
 export const PresenceSchema = MemberCardSchema.extend({
   v: z.literal(PROTOCOL_VERSION),
   cluster: hostName,
@@ -45,9 +53,27 @@ export const PresenceSchema = MemberCardSchema.extend({
   /** Set on an orderly departure to another rendezvous: where to find this member now. */
   movedTo: hostName.nullable().default(null),
   facts: FactsSchema,
+  /** The CCP as this member runs or follows it (null: not known yet). */
+  ccp: CcpReportSchema.nullable().default(null),
+  /** The highest election term this member has seen (so a merged view's primary outbids it). */
+  term: int.min(0).default(0),
   ts: int.min(0),
 });
 export type Presence = z.infer<typeof PresenceSchema>;
+
+export { SignedClaimSchema, type SignedClaim } from '../election/claim.js';
+
+/** The cluster-wide CCP configuration, replicated by the primary with a revision number. */
+export const ClusterConfigMessageSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  cluster: hostName,
+  revision: int.min(0),
+  ccp: z.record(z.string(), z.unknown()),
+  ts: int,
+  nonce: z.string().regex(/^[0-9a-f]{16}$/),
+  sig: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type ClusterConfigMessage = z.infer<typeof ClusterConfigMessageSchema>;
 
 export const DirectoryEntrySchema = MemberCardSchema.extend({ lastSeen: int.min(0) });
 export type DirectoryEntry = z.infer<typeof DirectoryEntrySchema>;

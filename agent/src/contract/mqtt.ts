@@ -6,7 +6,7 @@
  * Topic layout: ivr/v1/<cluster>/<kind>/<host>
  */
 import type { z } from 'zod';
-import { DirectorySchema, PresenceSchema } from './messages.js';
+import { ClusterConfigMessageSchema, DirectorySchema, MAX_PAYLOAD_BYTES, PresenceSchema, SignedClaimSchema } from './messages.js';
 
 export const TOPIC_ROOT = 'ivr/v1';
 
@@ -19,6 +19,8 @@ export interface TopicSpec<S extends z.ZodType = z.ZodType> {
   qos: 0 | 1;
   retain: boolean;
   owner: TopicOwner;
+  /** Largest payload accepted on this topic. */
+  maxBytes: number;
   description: string;
 }
 
@@ -29,6 +31,7 @@ export const CONTRACT = {
     qos: 1,
     retain: true,
     owner: 'host',
+    maxBytes: MAX_PAYLOAD_BYTES,
     description:
       "A member's liveness and facts, on the rendezvous broker. Published on connect and when facts change; the same topic carries the MQTT last will (state offline), which the broker publishes when the member's keepalive lapses.",
   },
@@ -38,8 +41,29 @@ export const CONTRACT = {
     qos: 1,
     retain: true,
     owner: 'host',
+    maxBytes: 256 * 1024,
     description:
       "The members a host knows and the rendezvous it uses, published by each agent into its own broker only. A newcomer that knows one seed address reads it there to learn the cluster.",
+  },
+  claim: {
+    kind: 'claim',
+    schema: SignedClaimSchema,
+    qos: 1,
+    retain: true,
+    owner: 'host',
+    maxBytes: MAX_PAYLOAD_BYTES,
+    description:
+      "A primary's claim on the rendezvous broker: term, members, and the CCP assignment (host, generation, endpoint). Signed with the cluster secret; a claim of an older term than the receiver has seen is ignored (fencing, anti-replay).",
+  },
+  config: {
+    kind: 'config',
+    schema: ClusterConfigMessageSchema,
+    qos: 1,
+    retain: true,
+    owner: 'host',
+    maxBytes: 1024 * 1024,
+    description:
+      "The cluster-wide CCP configuration (k3s settings, desired manifests) with its revision, published by the primary. Signed; members keep the highest revision they have seen, on disk.",
   },
 } as const satisfies Record<string, TopicSpec>;
 

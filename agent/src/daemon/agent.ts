@@ -15,6 +15,14 @@ import { networkInterfaces } from 'node:os';
 import { LinkMonitor } from '../link/monitor.js';
 import type { LinkWatcher } from '../link/types.js';
 import type { SdNotify } from '../notify/sd-notify.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { deriveK3sToken } from '../ccp/config.js';
+import { CcpController } from '../ccp/controller.js';
+import { K3sDriver } from '../ccp/k3s/driver.js';
+import { loadCcpConfig } from '../ccp/load.js';
+import { SupervisedServices, SystemdServices } from '../ccp/service.js';
+import { ElectionShell } from '../election/shell.js';
 import { CorruptStateError, errorMessage } from '../util/errors.js';
 
 const EVENT_LOG_SIZE = 100;
@@ -66,6 +74,8 @@ export class Agent {
   private link: { watcher: LinkWatcher; monitor: LinkMonitor } | null = null;
   private notify: SdNotify | null = null;
   private statusText = '';
+  private controller!: CcpController;
+  private election!: ElectionShell;
 
   private readonly deps: AgentDeps;
 
@@ -98,6 +108,8 @@ export class Agent {
     }
     const seeds = this.cfg.seeds.filter((s) => !(s.address === this.cfg.host.address && s.port === this.cfg.host.port));
     this.core = new MembershipCore(this.card(), { cluster: this.cfg.cluster, timings: this.cfg.timings, hasSeeds: seeds.length > 0 }, known);
+    this.startCcp();
+    await this.controller.adopt();
     await this.broker.start();
     await this.publishDirectory();
     await this.status.start();
@@ -108,6 +120,7 @@ export class Agent {
         const now = this.clock.now();
         if (this.link) this.onLinkDecisions(this.link.monitor.tick(now));
         this.run(this.core.tick(now));
+        this.electionStep();
         this.updateNotifyStatus();
       }, this.cfg.timings.tickMs),
     );
@@ -118,6 +131,61 @@ export class Agent {
     for (const t of this.timers) t.unref();
     this.log.info({ cluster: this.cfg.cluster, incarnation: this.incarnation, known: known.length, seeds: seeds.length }, 'agent started');
     await this.startNotify();
+  }
+
+  /** The CCP driver and controller, and the election around them. */
+  private startCcp(): void {
+    const ccpConfig = loadCcpConfig(this.cfg.clusterConfig);
+    const ccpState = join(this.cfg.stateDir, 'ccp');
+    mkdirSync(ccpState, { recursive: true, mode: 0o700 });
+    const services = this.cfg.ccp.service === 'systemd' ? new SystemdServices() : new SupervisedServices(ccpState);
+    const log = this.log.child({ ns: 'ccp' });
+    this.controller = new CcpController(new K3sDriver(this.cfg.ccp, services), {
+      cluster: this.cfg.cluster,
+      self: { name: this.cfg.host.name, addresses: [this.cfg.host.address] },
+      local: this.cfg.ccp,
+      token: deriveK3sToken(this.cfg.secret, this.cfg.cluster),
+      config: () => this.election.config,
+      log,
+      onChange: () => this.later('presence', 50, () => void this.publishPresence('online')),
+    });
+    this.election = new ElectionShell({
+      cluster: this.cfg.cluster,
+      self: () => this.card(),
+      secret: this.cfg.secret,
+      stateDir: this.cfg.stateDir,
+      port: this.cfg.ccp.port,
+      settleMs: this.cfg.timings.settleMs,
+      failedRetryMs: 30_000,
+      initialConfig: ccpConfig,
+      controller: this.controller,
+      log: this.log.child({ ns: 'election' }),
+      publish: (kind, msg) => {
+        const spec = CONTRACT[kind];
+        void this.session?.publish(topicFor(kind, this.cfg.cluster, this.cfg.host.name), encode(kind, msg as never), spec.qos, spec.retain);
+      },
+      presenceChanged: () => this.later('presence', 50, () => void this.publishPresence('online')),
+    });
+    // The CCP this host runs or follows is probed twice a second.
+    let inFlight = false;
+    const probe = setInterval(() => {
+      const a = this.election.assignment;
+      if (!a || inFlight) return;
+      inFlight = true;
+      const card = a.host === this.cfg.host.name ? this.card() : this.core.members.get(a.host)?.card;
+      void Promise.all([
+        this.controller.probe(a).then((ok) => this.election.onReach(`${a.generation}@${a.endpoint}`, ok, this.clock.now())),
+        card ? probeTcp(card.address, card.port, 900).then((ok) => this.election.onAgentProbe(a.host, ok, this.clock.now())) : undefined,
+      ]).finally(() => (inFlight = false));
+    }, 500);
+    probe.unref();
+    this.timers.push(probe);
+  }
+
+  private electionStep(): void {
+    if (this.stopping) return;
+    const view = [...this.core.members.values()].filter((m) => m.status !== 'offline').map((m) => ({ card: m.card, ccp: m.ccp, term: m.term }));
+    this.election.step(this.clock.now(), view, this.controller.report);
   }
 
   private async startLinkWatch(): Promise<void> {
@@ -283,6 +351,8 @@ export class Agent {
       rendezvous: this.sessionHost,
       movedTo,
       facts: this.currentFacts,
+      ccp: this.controller?.report ?? null,
+      term: this.election?.highestTerm ?? 0,
       ts: this.clock.now(),
     };
   }
@@ -299,7 +369,7 @@ export class Agent {
       keepaliveSec: this.cfg.timings.keepaliveSec,
       connectTimeoutMs: this.cfg.timings.probeTimeoutMs * 2,
       will: { topic: topicFor('presence', this.cfg.cluster, this.cfg.host.name), payload: encode('presence', { ...this.presence('offline'), rendezvous: target.host }), qos: spec.qos, retain: spec.retain },
-      subscriptions: [filterFor('presence', this.cfg.cluster)],
+      subscriptions: [filterFor('presence', this.cfg.cluster), filterFor('claim', this.cfg.cluster), filterFor('config', this.cfg.cluster)],
       onMessage: (topic, payload) => this.onMessage(topic, payload),
       onDown: (reason) => {
         if (this.session !== session) return;
@@ -320,8 +390,10 @@ export class Agent {
     const previousHost = this.sessionHost;
     this.session = session;
     this.sessionHost = target.host;
+    this.election.onSessionChange();
     this.run(this.core.onSessionUp(this.clock.now(), target.host));
     session.activate();
+    this.electionStep();
     if (previous) {
       // Make before break: tell the old broker where we went, then leave it cleanly.
       await previous.publish(topicFor('presence', this.cfg.cluster, this.cfg.host.name), encode('presence', { ...this.presence('offline', target.host), rendezvous: previousHost }), spec.qos, spec.retain);
@@ -332,11 +404,24 @@ export class Agent {
   private onMessage(topic: string, payload: Buffer): void {
     const t = parseTopic(this.cfg.cluster, topic);
     if (!t) return this.dropped('mismatch', topic, 'session');
+    if (t.kind === 'claim') {
+      const d = decode('claim', payload);
+      if (!d.ok) return this.dropped(d.reason, d.detail, topic);
+      if (d.msg.primary !== t.host) return this.dropped('mismatch', `claim of ${d.msg.primary} on ${topic}`, topic);
+      this.election.onClaim(d.msg);
+      return this.electionStep();
+    }
+    if (t.kind === 'config') {
+      const d = decode('config', payload);
+      if (!d.ok) return this.dropped(d.reason, d.detail, topic);
+      return this.election.onConfig(d.msg);
+    }
     if (t.kind !== 'presence') return;
     const d = decode('presence', payload);
     if (!d.ok) return this.dropped(d.reason, d.detail, topic);
     if (d.msg.host !== t.host) return this.dropped('mismatch', `presence of ${d.msg.host} on ${topic}`, topic);
     this.run(this.core.onPresence(this.clock.now(), d.msg, this.incarnation));
+    this.electionStep();
   }
 
   private dropped(reason: DropReason, detail: string, where: string): void {
@@ -377,9 +462,16 @@ export class Agent {
     if (changed) await this.publishPresence('online');
   }
 
+  /** Is the CCP on `host` ready, as far as this agent knows? */
+  private ccpReady(host: string): boolean {
+    if (host === this.cfg.host.name) return this.controller.status.ready;
+    return this.core.members.get(host)?.ccp?.state === 'ready';
+  }
+
   snapshot() {
     const now = this.clock.now();
     const core = this.core.snapshot(now);
+    const el = this.election.snapshot();
     return {
       v: 1,
       host: this.cfg.host.name,
@@ -395,11 +487,15 @@ export class Agent {
       cluster: {
         name: this.cfg.cluster,
         id: core.rendezvous.host ? `${this.cfg.cluster}@${core.rendezvous.host}` : null,
-        term: 0,
-        primary: null,
+        term: el.term,
+        primary: el.primary,
         members: core.view,
-        ccp: null,
+        ccp: el.ccp ? { ...el.ccp, ready: this.ccpReady(el.ccp.host), placement: el.placement } : null,
       },
+      role: el.role,
+      election: el,
+      ccp: this.controller.status,
+      following: this.controller.status.following,
       facts: this.currentFacts,
       broker: { clients: this.broker.connectedClients, ...this.broker.counters },
       dropped: { ...this.drops },
@@ -412,6 +508,7 @@ export class Agent {
     this.stopping = true;
     for (const t of this.timers) clearTimeout(t);
     this.link?.watcher.close();
+    this.controller?.stop();
     this.sendNotify('STOPPING=1');
     for (const t of this.debounce.values()) clearTimeout(t);
     this.debounce.clear();

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { fetchStatus } from '../status/server.js';
 import { AGENT_NODE_FLAGS } from '../daemon/node-flags.js';
+import { SupervisedServices } from '../ccp/service.js';
 import type { AgentStatus } from '../status/types.js';
 import { writeFileAtomic } from '../state/atomic-file.js';
 import { LabError } from '../util/errors.js';
@@ -17,10 +18,18 @@ import { aggregate, type LabStatus } from './status.js';
 import { checkLabName, hostOf, isSameProcess, labDir, labRoot, loadRecord, procIdentity, recordFile, saveRecord, withLock, type LabHost, type LabRecord } from './record.js';
 
 /** The built CLI the agents run (also when this module is loaded from source by the tests). */
-const CLI = (() => {
-  const here = fileURLToPath(import.meta.url);
-  return here.endsWith('.ts') ? resolve(dirname(here), '../../../dist/agent/src/cli/main.js') : resolve(dirname(here), '../cli/main.js');
-})();
+const HERE = fileURLToPath(import.meta.url);
+const REPO = HERE.endsWith('.ts') ? resolve(dirname(HERE), '../../..') : resolve(dirname(HERE), '../../../..');
+const CLI = join(REPO, 'dist/agent/src/cli/main.js');
+/** The lab's CCP: a real k3s when K3S_BIN names one, else the k3s stand-in test fixture. */
+export const LAB_K3S = process.env.K3S_BIN ?? join(REPO, 'test/fixtures/k3s-standin/k3s');
+
+const SAMPLE_CLUSTER_CONFIG = {
+  version: 1,
+  revision: 1,
+  k3s: { disable: ['traefik', 'servicelb'], flannelIface: 'eth0' },
+  manifests: [{ name: 'hello', content: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: hello\n' }],
+};
 const NS_PREFIX = 'ivl-';
 
 export interface UpOptions {
@@ -139,6 +148,8 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
       await netns.loadRuleset(switchNs, renderRuleset((x) => `p-${x}`, [], []));
       const secretFile = join(dir, 'cluster.secret');
       writeFileAtomic(secretFile, randomBytes(24).toString('base64url') + '\n', 0o600);
+      const clusterConfig = join(dir, 'cluster.yaml');
+      writeFileSync(clusterConfig, stringify(SAMPLE_CLUSTER_CONFIG), { mode: 0o644 });
       const seedHosts = o.seeds ?? ['h1'];
       const seeds = seedHosts.map((s) => `${hostOf(rec, s).address}:1883`);
       for (const h of hosts) {
@@ -150,6 +161,8 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
           secretFile,
           stateDir: join(h.dir, 'state'),
           statusSocket: h.socket,
+          ccp: { bin: LAB_K3S, configRoot: join(h.dir, 'k3s', 'etc'), dataDir: join(h.dir, 'k3s', 'data'), service: 'supervisor', archiveDir: join(h.dir, 'k3s', 'archive'), port: 6443 },
+          clusterConfig,
           ...(o.timings ? { timings: o.timings } : {}),
           log: { level: o.logLevel ?? 'info' },
         };
@@ -182,14 +195,17 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
   });
 }
 
-async function probeHosts(rec: LabRecord): Promise<Map<string, { running: boolean; view: AgentStatus | null }>> {
-  const out = new Map<string, { running: boolean; view: AgentStatus | null }>();
+/** The supervised k3s units of a lab host (started by its agent, outliving it). */
+const servicesOf = (h: LabHost) => new SupervisedServices(join(h.dir, 'state', 'ccp'));
+
+async function probeHosts(rec: LabRecord): Promise<Map<string, { running: boolean; view: AgentStatus | null; ccpRunning: boolean }>> {
+  const out = new Map<string, { running: boolean; view: AgentStatus | null; ccpRunning: boolean }>();
   await Promise.all(
     rec.hosts.map(async (h) => {
       const running = isSameProcess(h.agent);
       let view: AgentStatus | null = null;
       if (running) view = await fetchStatus<AgentStatus>(h.socket, 1500).catch(() => null);
-      out.set(h.name, { running, view });
+      out.set(h.name, { running, view, ccpRunning: (await servicesOf(h).mainPid('k3s')) !== null });
     }),
   );
   return out;
@@ -344,6 +360,9 @@ async function removeLab(name: string): Promise<{ namespaces: string[]; agents: 
           agents++;
           await stopAgent(h);
         }
+        // The CCP processes outlive the agents, as on a Pi: stop them too.
+        await servicesOf(h).stop('k3s').catch(() => undefined);
+        await servicesOf(h).stop('k3s-agent').catch(() => undefined);
       }),
     );
   }

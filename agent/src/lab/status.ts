@@ -22,7 +22,7 @@ export interface LabCluster {
   term: number;
   primary: string | null;
   members: string[];
-  ccp: { host: string; endpoint: string; ready: boolean } | null;
+  ccp: { host: string; endpoint: string; ready: boolean; generation: number } | null;
   /** Whether every agent in this cluster reports the same member list. */
   agreed: boolean;
 }
@@ -34,7 +34,7 @@ export interface LabStatus {
   clusters: LabCluster[];
 }
 
-export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean; view: AgentStatus | null }>): LabStatus {
+export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean; view: AgentStatus | null; ccpRunning?: boolean }>): LabStatus {
   const hosts: LabHostStatus[] = rec.hosts.map((h) => {
     const p = probe.get(h.name);
     return {
@@ -44,8 +44,8 @@ export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean;
       loss: h.loss,
       agent: p?.running ? 'running' : 'stopped',
       pid: p?.running ? (h.agent?.pid ?? null) : null,
-      following: null,
-      ccpRunning: false,
+      following: p?.running ? (p.view?.following ?? null) : null,
+      ccpRunning: p?.ccpRunning ?? false,
       view: p?.running ? p.view : null,
     };
   });
@@ -60,8 +60,11 @@ export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean;
   const clusters: LabCluster[] = [...byId.entries()].map(([id, { views }]) => {
     const lists = views.map((v) => [...v.cluster.members].sort().join(','));
     const members = [...new Set(views.flatMap((v) => v.cluster.members))].sort();
-    const first = views[0]!;
-    return { id, term: first.cluster.term, primary: first.cluster.primary, members, ccp: first.cluster.ccp, agreed: lists.every((l) => l === lists[0]) };
+    // The primary's view speaks for the cluster where there is one.
+    const first = views.find((v) => v.role === 'primary') ?? views[0]!;
+    const ccp = first.cluster.ccp ? { host: first.cluster.ccp.host, endpoint: first.cluster.ccp.endpoint, ready: first.cluster.ccp.ready, generation: first.cluster.ccp.generation } : null;
+    const agreed = lists.every((l) => l === lists[0]) && views.every((v) => v.cluster.term === first.cluster.term && v.cluster.primary === first.cluster.primary);
+    return { id, term: first.cluster.term, primary: first.cluster.primary, members, ccp, agreed };
   });
   clusters.sort((a, b) => a.id.localeCompare(b.id));
   return { name: rec.name, partition: rec.partition, hosts, clusters };

@@ -25,6 +25,9 @@ export interface Member {
   incarnation: number;
   facts: Facts | null;
   movedTo: string | null;
+  /** From its presence: the CCP it runs or follows, and the highest term it has seen. */
+  ccp: Presence['ccp'];
+  term: number;
 }
 
 export type Action =
@@ -78,7 +81,7 @@ export class MembershipCore {
     for (const e of known) {
       if (e.host === self.host) continue;
       const { lastSeen, ...card } = e;
-      this.members.set(e.host, { card, status: 'offline', pendingUntil: null, lastSeen, incarnation: 0, facts: null, movedTo: null });
+      this.members.set(e.host, { card, status: 'offline', pendingUntil: null, lastSeen, incarnation: 0, facts: null, movedTo: null, ccp: null, term: 0 });
     }
   }
 
@@ -198,7 +201,7 @@ export class MembershipCore {
     const out: Action[] = [];
     if (m && p.incarnation < m.incarnation) return []; // an older life of this member
     if (!m) {
-      m = { card, status: 'offline', pendingUntil: null, lastSeen: 0, incarnation: p.incarnation, facts: p.facts, movedTo: null };
+      m = { card, status: 'offline', pendingUntil: null, lastSeen: 0, incarnation: p.incarnation, facts: p.facts, movedTo: null, ccp: null, term: 0 };
       this.members.set(host, m);
       out.push({ type: 'persist' }, { type: 'publish-directory' });
     } else if (!sameCard(m.card, card)) {
@@ -207,6 +210,8 @@ export class MembershipCore {
     }
     m.incarnation = p.incarnation;
     m.facts = p.facts;
+    m.ccp = p.ccp;
+    m.term = p.term;
     const wasIn = m.status !== 'offline';
     if (p.state === 'online') {
       m.lastSeen = now;
@@ -286,7 +291,7 @@ export class MembershipCore {
       const { lastSeen, ...card } = e;
       const m = this.members.get(e.host);
       if (!m) {
-        this.members.set(e.host, { card, status: 'offline', pendingUntil: null, lastSeen: Math.min(lastSeen, now), incarnation: 0, facts: null, movedTo: null });
+        this.members.set(e.host, { card, status: 'offline', pendingUntil: null, lastSeen: Math.min(lastSeen, now), incarnation: 0, facts: null, movedTo: null, ccp: null, term: 0 });
         changed = true;
       } else if (!sameCard(m.card, card)) {
         m.card = card;

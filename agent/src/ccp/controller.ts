@@ -1,0 +1,149 @@
+import type { Logger } from '../log/logger.js';
+import type { CcpAssignment } from '../election/claim.js';
+import type { CcpReport, LocalCcpGoal } from '../election/core.js';
+import { errorMessage } from '../util/errors.js';
+import type { CcpConfig, CcpHost } from './config.js';
+import type { CcpDriver } from './driver.js';
+import { probeReady } from './health.js';
+
+/**
+ * Carries out this host's CCP goal through the driver, one operation at a time: run the
+ * assigned server generation (archiving an older one first), or follow the assigned CCP
+ * (archiving a server of ours that lost a merge). Watches the CCP's readiness and reports what
+ * runs here for presence.
+ */
+export interface CcpControllerOptions {
+  cluster: string;
+  self: { name: string; addresses: string[] };
+  local: CcpHost;
+  token: string;
+  config: () => CcpConfig;
+  log: Logger;
+  onChange: () => void;
+}
+
+export class CcpController {
+  private goal: LocalCcpGoal = { role: 'keep' };
+  private busy = false;
+  private again = false;
+  private report_: CcpReport = { role: 'none', generation: null, state: null, endpoint: null };
+  private following_: string | null = null;
+  private ready = false;
+  private lastError: string | null = null;
+  private appliedKey = '';
+  private failedKey = '';
+  private stopped = false;
+
+  constructor(private readonly driver: CcpDriver, private readonly o: CcpControllerOptions) {}
+
+  get report(): CcpReport {
+    return this.report_;
+  }
+
+  get status() {
+    return { ...this.report_, following: this.following_, ready: this.ready, lastError: this.lastError };
+  }
+
+  /** After a restart: take over a CCP server or agent left running by the previous process. */
+  async adopt(): Promise<void> {
+    const running = await this.driver.adopt().catch(() => null);
+    if (running?.active && running.cluster === this.o.cluster) {
+      const endpoint = `https://${this.o.self.addresses[0]}:${this.o.local.port}`;
+      this.set({ role: 'server', generation: running.generation, state: 'starting', endpoint });
+      this.appliedKey = `server:${running.generation}`;
+      this.o.log.info({ generation: running.generation, pid: running.pid }, 'adopted the running CCP server');
+    } else {
+      const f = await this.driver.following().catch(() => null);
+      if (f) this.following_ = f;
+    }
+  }
+
+  setGoal(goal: LocalCcpGoal): void {
+    const key = keyOf(goal);
+    if (key === keyOf(this.goal)) return;
+    this.goal = goal;
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    try {
+      do {
+        this.again = false;
+        await this.applyOnce();
+      } while (this.again && !this.stopped);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async applyOnce(): Promise<void> {
+    const goal = this.goal;
+    const key = keyOf(goal);
+    if (goal.role === 'keep' || key === this.appliedKey || key === this.failedKey) return;
+    const a = goal.assignment;
+    try {
+      if (goal.role === 'server') {
+        const running = await this.driver.adopt();
+        if (running?.active && running.generation !== a.generation) {
+          const where = await this.driver.archiveServer(`replaced by generation ${a.generation}`);
+          this.o.log.warn({ generation: running.generation, archive: where }, 'archived an older CCP generation');
+        }
+        this.set({ role: 'server', generation: a.generation, state: 'starting', endpoint: a.endpoint });
+        this.following_ = null;
+        const r = await this.driver.startServer({ cluster: this.o.cluster, generation: a.generation, host: this.o.self, ccp: this.o.config(), local: this.o.local, token: this.o.token });
+        this.o.log.info({ generation: a.generation, output: r.output }, 'CCP server applied');
+      } else {
+        const running = await this.driver.adopt();
+        if (running?.active) {
+          const where = await this.driver.archiveServer(`lost to generation ${a.generation} on ${a.host}`);
+          this.o.log.warn({ generation: running.generation, winner: a.host, archive: where }, 'this CCP lost the merge: stopped and archived');
+        }
+        this.set({ role: 'agent', generation: a.generation, state: null, endpoint: a.endpoint });
+        const changed = await this.driver.follow({ cluster: this.o.cluster, host: this.o.self, serverUrl: a.endpoint, ccp: this.o.config(), local: this.o.local, token: this.o.token });
+        this.following_ = a.endpoint;
+        if (changed) this.o.log.info({ endpoint: a.endpoint, generation: a.generation }, 'k3s agent now follows the CCP');
+      }
+      this.appliedKey = key;
+      this.lastError = null;
+    } catch (err) {
+      this.lastError = errorMessage(err);
+      this.failedKey = key;
+      this.o.log.error({ err: this.lastError, goal: key }, 'CCP operation failed');
+      if (goal.role === 'server') this.set({ role: 'server', generation: a.generation, state: 'failed', endpoint: a.endpoint });
+    }
+  }
+
+  /** Probes the CCP this host runs (readiness with the CA) or follows (reachability). */
+  async probe(assignment: CcpAssignment | null): Promise<boolean | null> {
+    if (!assignment) return null;
+    if (this.report_.role === 'server' && this.report_.generation === assignment.generation) {
+      const h = await this.driver.health(assignment.endpoint);
+      const state = h.ready ? 'ready' : this.report_.state === 'failed' ? 'failed' : 'starting';
+      this.ready = h.ready;
+      if (state !== this.report_.state) this.set({ ...this.report_, state });
+      return h.reachable;
+    }
+    const h = await probeReady(assignment.endpoint, { timeoutMs: 900, path: '/ping' });
+    this.ready = h.reachable;
+    return h.reachable;
+  }
+
+  private set(r: CcpReport): void {
+    const changed = JSON.stringify(r) !== JSON.stringify(this.report_);
+    this.report_ = r;
+    if (changed) this.o.onChange();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+}
+
+function keyOf(g: LocalCcpGoal): string {
+  return g.role === 'keep' ? 'keep' : `${g.role}:${g.assignment.generation}:${g.assignment.host}:${g.assignment.endpoint}`;
+}

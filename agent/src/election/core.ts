@@ -1,0 +1,153 @@
+import type { MemberCard } from '../contract/index.js';
+import { compareRank, explainRank } from '../membership/rank.js';
+import type { CcpAssignment, ClaimBody } from './claim.js';
+
+/**
+ * Election and CCP placement: pure functions of what an agent sees. No I/O, time passed in.
+ *
+ * - The primary of a cluster (the members meeting on one rendezvous broker) is its
+ *   best-ranked member. It publishes a claim with a term; any change of primary or of CCP
+ *   assignment takes a new term (highest seen + 1). Claims of older terms are ignored.
+ * - The CCP is kept while it is reachable: a CCP counts as lost only when its host has left
+ *   the view AND the primary's own probes of its endpoint fail. So a group that lost its
+ *   primary (or an agent that crashed) keeps its CCP; a group cut off from it starts one.
+ * - Several CCPs in one view (a heal): the one with the most followers wins, a tie goes to
+ *   the older generation, then to rank. The others are archived by their hosts.
+ * - A host whose CCP failed to start is skipped for placement for a while (bounded retries).
+ */
+export interface CcpReport {
+  /** What this member runs: the CCP server, a k3s agent, or nothing yet. */
+  role: 'server' | 'agent' | 'none';
+  /** Server: the generation it runs. Agent: the generation it follows. */
+  generation: number | null;
+  state: 'starting' | 'ready' | 'failed' | null;
+  endpoint: string | null;
+}
+
+export interface ViewMember {
+  card: MemberCard;
+  ccp: CcpReport | null;
+}
+
+export interface ElectionInput {
+  now: number;
+  self: string;
+  cluster: string;
+  view: ViewMember[];
+  /** The valid claim of the highest term seen on this broker, if any. */
+  claim: ClaimBody | null;
+  /** The last CCP assignment this host knew (from disk, after a restart or a change of broker). */
+  remembered: CcpAssignment | null;
+  highestTerm: number;
+  highestGeneration: number;
+  /** Is the assigned CCP's endpoint reachable from this host (fresh probe)? null: not probed yet. */
+  ccpReachable: boolean | null;
+  /** Does the CCP host's agent answer (its broker)? When it does and the host is not in this
+   * view, the host belongs to another cluster: its CCP is not ours. null: unknown. */
+  ccpHostAgentAlive: boolean | null;
+  /** Hosts whose CCP failed to start, with when that may be retried. */
+  failed: ReadonlyMap<string, number>;
+  /** Since when the view's membership has been unchanged. */
+  viewStableSince: number;
+  settleMs: number;
+  port: number;
+  configRevision: number;
+}
+
+export type ElectionOutcome =
+  | { role: 'follower'; primary: string | null }
+  | { role: 'primary'; publish: Omit<ClaimBody, 'nonce' | 'ts'> | null; reason: string };
+
+export const endpointOf = (card: MemberCard, port: number) => `https://${card.address.includes(':') ? `[${card.address}]` : card.address}:${port}`;
+
+export function primaryOf(view: ViewMember[]): MemberCard | null {
+  return [...view].map((m) => m.card).sort(compareRank)[0] ?? null;
+}
+
+/** The CCP a merged view keeps: most followers, then the older generation, then rank. */
+export function mergeWinner(view: ViewMember[], candidates: CcpAssignment[]): CcpAssignment | null {
+  if (candidates.length === 0) return null;
+  // A CCP's followers: the members whose report names its endpoint (generations of CCPs
+  // started apart may coincide; endpoints do not).
+  const followers = (c: CcpAssignment) => view.filter((m) => m.ccp && (m.ccp.endpoint === c.endpoint || (m.card.host === c.host && m.ccp.role === 'server'))).length;
+  const card = (h: string) => view.find((m) => m.card.host === h)?.card;
+  return [...candidates].sort((a, b) => {
+    const f = followers(b) - followers(a);
+    if (f !== 0) return f;
+    if (a.generation !== b.generation) return a.generation - b.generation;
+    const ca = card(a.host);
+    const cb = card(b.host);
+    return ca && cb ? compareRank(ca, cb) : 0;
+  })[0]!;
+}
+
+export function decide(i: ElectionInput): ElectionOutcome {
+  const primary = primaryOf(i.view);
+  if (!primary || primary.host !== i.self) return { role: 'follower', primary: primary?.host ?? null };
+
+  const inView = (h: string) => i.view.some((m) => m.card.host === h);
+  const members = i.view.map((m) => m.card.host).sort();
+  // Running CCP servers reported in this view, and the one the current claim assigns.
+  const servers: CcpAssignment[] = [];
+  for (const m of i.view) {
+    if (m.ccp?.role === 'server' && m.ccp.generation !== null && m.ccp.state !== 'failed' && !(i.failed.get(m.card.host)! > i.now)) {
+      servers.push({ host: m.card.host, generation: m.ccp.generation, endpoint: m.ccp.endpoint ?? endpointOf(m.card, i.port) });
+    }
+  }
+  const current = i.claim?.ccp ?? i.remembered;
+  const currentFailed = current ? (i.failed.get(current.host) ?? 0) > i.now || i.view.some((m) => m.card.host === current.host && m.ccp?.state === 'failed') : false;
+  // Kept while its host is with us, or while it answers although its agent does not (the agent
+  // crashed or restarts: the CCP outlives it). A host whose agent lives in another cluster
+  // takes its CCP with it.
+  const currentAlive = current !== null && !currentFailed && (inView(current.host) || (i.ccpReachable !== false && i.ccpHostAgentAlive !== true));
+  if (current && currentAlive && !servers.some((s) => s.host === current.host)) servers.push(current);
+
+  let ccp: CcpAssignment | null;
+  let placement: string;
+  if (servers.length > 1 && i.now - i.viewStableSince < i.settleMs) {
+    // Two CCPs meet (a heal): say nothing until the merged view has settled.
+    return { role: 'primary', publish: null, reason: `${servers.length} CCPs met; waiting for the merged view to settle` };
+  } else if (servers.length > 0) {
+    ccp = mergeWinner(i.view, servers)!;
+    placement = servers.length > 1 ? `kept ${ccp.host} (generation ${ccp.generation}): ${servers.length} CCPs met; most followers, then the oldest generation wins` : ccp.host === current?.host && ccp.generation === current.generation ? (i.claim?.placement ?? `adopted the running CCP on ${ccp.host}`) : `adopted the running CCP on ${ccp.host} (generation ${ccp.generation})`;
+  } else if (!i.claim && (current ? i.ccpReachable === null : i.now - i.viewStableSince < i.settleMs)) {
+    // No claim on this broker yet: first probe the CCP remembered from before, or, when none
+    // was ever known, let the view settle, so that hosts booting one after another (or an
+    // agent restarting) do not each start a CCP of their own.
+    return { role: 'primary', publish: null, reason: current ? `probing the known CCP on ${current.host}` : 'waiting for the view to settle before placing the first CCP' };
+  } else {
+    const eligible = i.view.map((m) => m.card).filter((c) => !((i.failed.get(c.host) ?? 0) > i.now)).sort(compareRank);
+    const best = eligible[0];
+    if (!best) {
+      ccp = null;
+      placement = 'no eligible host: every member failed to start the CCP recently';
+    } else {
+      ccp = { host: best.host, generation: i.highestGeneration + 1, endpoint: endpointOf(best, i.port) };
+      const runnerUp = eligible[1];
+      placement = `new CCP on ${best.host}${current ? ` (generation ${current.generation} on ${current.host} lost)` : ''}: best host of ${eligible.length}${runnerUp ? ` (${explainRank(best, runnerUp)} than ${runnerUp.host})` : ''}`;
+    }
+  }
+  // A member that saw a higher term (the other side of a healed partition) must be outbid.
+  const outbid = i.claim !== null && i.claim.term < i.highestTerm;
+  const same = i.claim !== null && !outbid && i.claim.primary === i.self && sameCcp(i.claim.ccp, ccp) && i.claim.members.join() === members.join() && i.claim.configRevision === i.configRevision;
+  if (same) return { role: 'primary', publish: null, reason: 'claim up to date' };
+  const changedLeadership = !i.claim || outbid || i.claim.primary !== i.self || !sameCcp(i.claim.ccp, ccp);
+  const term = changedLeadership ? i.highestTerm + 1 : i.claim!.term;
+  return {
+    role: 'primary',
+    publish: { v: 1, cluster: i.cluster, term, primary: i.self, members, ccp, placement, configRevision: i.configRevision },
+    reason: changedLeadership ? 'new term' : 'membership changed',
+  };
+}
+
+function sameCcp(a: CcpAssignment | null, b: CcpAssignment | null): boolean {
+  return a === b || (a !== null && b !== null && a.host === b.host && a.generation === b.generation && a.endpoint === b.endpoint);
+}
+
+/** What this host should run, given the claim it follows. */
+export type LocalCcpGoal = { role: 'server'; assignment: CcpAssignment } | { role: 'agent'; assignment: CcpAssignment } | { role: 'keep' };
+
+export function localGoal(self: string, claim: ClaimBody | null): LocalCcpGoal {
+  if (!claim?.ccp) return { role: 'keep' };
+  return claim.ccp.host === self ? { role: 'server', assignment: claim.ccp } : { role: 'agent', assignment: claim.ccp };
+}

@@ -1,0 +1,257 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Secret } from '../config/secret.js';
+import type { CcpConfig } from '../ccp/config.js';
+import { CcpConfigSchema } from '../ccp/config.js';
+import type { CcpController } from '../ccp/controller.js';
+import type { ClusterConfigMessage, MemberCard, Presence } from '../contract/index.js';
+import type { Logger } from '../log/logger.js';
+import { StateFile } from '../state/atomic-file.js';
+import { errorMessage } from '../util/errors.js';
+import { signClaim, verifyClaim, type CcpAssignment, type ClaimBody, type SignedClaim } from './claim.js';
+import { decide, localGoal, type ViewMember } from './core.js';
+import { sign, verify } from './signed.js';
+
+const AssignmentSchema = z.object({ host: z.string(), generation: z.number().int(), endpoint: z.string() });
+const ElectionStateSchema = z.object({ highestTerm: z.number().int(), highestGeneration: z.number().int(), config: z.unknown().nullable(), lastCcp: AssignmentSchema.nullable().default(null) });
+/** How long a view must hold still before its primary publishes a claim. */
+export const PUBLISH_HOLD_MS = 300;
+/** A CCP is unreachable after this many consecutive failed probes spanning at least LOSS_MS. */
+export const LOSS_PROBES = 2;
+export const LOSS_MS = 1000;
+
+type ElectionState = { highestTerm: number; highestGeneration: number; config: { revision: number; ccp: CcpConfig } | null; lastCcp: CcpAssignment | null };
+
+export interface ElectionShellDeps {
+  cluster: string;
+  self: () => MemberCard;
+  secret: Secret;
+  stateDir: string;
+  port: number;
+  settleMs: number;
+  failedRetryMs: number;
+  initialConfig: CcpConfig;
+  controller: CcpController;
+  log: Logger;
+  publish: (kind: 'claim' | 'config', msg: SignedClaim | ClusterConfigMessage) => void;
+  /** Presence must be sent again (the term or the CCP report changed). */
+  presenceChanged: () => void;
+}
+
+/**
+ * The imperative shell around election/core.ts: verifies claims, keeps the highest term and
+ * CCP generation on disk (fencing survives restarts), runs `decide` on every change, publishes
+ * signed claims when primary, replicates the cluster configuration, and hands this host's CCP
+ * goal to the controller.
+ */
+export class ElectionShell {
+  private readonly file: StateFile<z.infer<typeof ElectionStateSchema>>;
+  private state: ElectionState;
+  private claims = new Map<string, SignedClaim>();
+  private current: ClaimBody | null = null;
+  private role: 'primary' | 'follower' = 'follower';
+  private reason = '';
+  private failed = new Map<string, number>();
+  private viewKey = '';
+  private viewStableSince = 0;
+  private reach: { key: string; ok: boolean; at: number; failures: number; failingSince: number | null } | null = null;
+  private agentAlive: { host: string; ok: boolean; at: number } | null = null;
+  private rejected = { signature: 0, staleTerm: 0 };
+
+  constructor(private readonly d: ElectionShellDeps) {
+    this.file = new StateFile(join(d.stateDir, 'election.json'), 'infravisor.election', 1, (b) => ElectionStateSchema.parse(b));
+    let stored: z.infer<typeof ElectionStateSchema> | null = null;
+    try {
+      stored = this.file.read();
+    } catch (err) {
+      d.log.error({ err: errorMessage(err) }, 'election state unreadable; starting from term 0');
+    }
+    const storedCfg = stored?.config ? CcpConfigSchema.safeParse((stored.config as { ccp: unknown }).ccp) : null;
+    const cfg = storedCfg?.success && storedCfg.data.revision >= d.initialConfig.revision ? storedCfg.data : d.initialConfig;
+    this.state = { highestTerm: stored?.highestTerm ?? 0, highestGeneration: stored?.highestGeneration ?? 0, config: { revision: cfg.revision, ccp: cfg }, lastCcp: stored?.lastCcp ?? null };
+  }
+
+  get config(): CcpConfig {
+    return this.state.config!.ccp;
+  }
+
+  get highestTerm(): number {
+    return this.state.highestTerm;
+  }
+
+  get claim(): ClaimBody | null {
+    return this.current;
+  }
+
+  /** The CCP to probe: the current claim's, else the last one known. */
+  get assignment(): CcpAssignment | null {
+    return this.current?.ccp ?? this.state.lastCcp;
+  }
+
+  private remember(a: CcpAssignment | null): void {
+    if (!a || (this.state.lastCcp && this.state.lastCcp.host === a.host && this.state.lastCcp.generation === a.generation && this.state.lastCcp.endpoint === a.endpoint)) return;
+    this.state.lastCcp = a;
+    this.save();
+  }
+
+  private save(): void {
+    try {
+      this.file.write(this.state);
+    } catch (err) {
+      this.d.log.error({ err: errorMessage(err) }, 'could not persist the election state');
+    }
+  }
+
+  private raise(term: number, generation: number): void {
+    if (term > this.state.highestTerm || generation > this.state.highestGeneration) {
+      this.state.highestTerm = Math.max(this.state.highestTerm, term);
+      this.state.highestGeneration = Math.max(this.state.highestGeneration, generation);
+      this.save();
+      this.d.presenceChanged();
+    }
+  }
+
+  /** A new rendezvous: claims are per broker. */
+  onSessionChange(): void {
+    this.claims.clear();
+    this.current = null;
+    this.viewKey = ''; // the view starts over on the new broker
+  }
+
+  onClaim(c: SignedClaim): void {
+    if (c.cluster !== this.d.cluster || !verifyClaim(this.d.secret, c)) {
+      this.rejected.signature++;
+      return;
+    }
+    if (c.term < this.state.highestTerm) {
+      this.rejected.staleTerm++;
+      return;
+    }
+    this.claims.set(c.primary, c);
+  }
+
+  onConfig(m: ClusterConfigMessage): void {
+    if (m.cluster !== this.d.cluster || !verify(this.d.secret, m)) {
+      this.rejected.signature++;
+      return;
+    }
+    if (m.revision <= (this.state.config?.revision ?? 0)) return;
+    const parsed = CcpConfigSchema.safeParse(m.ccp);
+    if (!parsed.success) return;
+    this.state.config = { revision: m.revision, ccp: parsed.data };
+    this.save();
+    this.d.log.info({ revision: m.revision }, 'adopted a newer cluster configuration');
+  }
+
+  /** A CCP endpoint probe result for the assignment `assignmentKey`. */
+  onReach(assignmentKey: string, ok: boolean | null, now: number): void {
+    if (ok === null) return;
+    const prev = this.reach?.key === assignmentKey ? this.reach : null;
+    const failures = ok ? 0 : (prev?.failures ?? 0) + 1;
+    this.reach = { key: assignmentKey, ok, at: now, failures, failingSince: ok ? null : (prev?.failingSince ?? now) };
+  }
+
+  /** Whether the CCP host's agent (its broker) answered a probe. */
+  onAgentProbe(host: string, ok: boolean, now: number): void {
+    this.agentAlive = { host, ok, at: now };
+  }
+
+  /**
+   * Reachability of the CCP as `decide` sees it: true on a fresh success; false only after
+   * LOSS_PROBES consecutive failures spanning LOSS_MS (one lost probe is not a failover);
+   * null while unknown.
+   */
+  private reachable(key: string, now: number): boolean | null {
+    const r = this.reach;
+    if (!r || r.key !== key || now - r.at > 2500) return null;
+    if (r.ok) return true;
+    return r.failures >= LOSS_PROBES && r.failingSince !== null && now - r.failingSince >= LOSS_MS ? false : null;
+  }
+
+  step(now: number, viewMembers: { card: MemberCard; ccp: Presence['ccp']; term: number }[], selfCcp: Presence['ccp']): void {
+    const self = this.d.self();
+    const view: ViewMember[] = [{ card: self, ccp: selfCcp }, ...viewMembers.map((m) => ({ card: m.card, ccp: m.ccp }))];
+    const key = view.map((m) => m.card.host).sort().join();
+    if (key !== this.viewKey) {
+      this.viewKey = key;
+      this.viewStableSince = now;
+    }
+    for (const m of viewMembers) {
+      if (m.ccp?.role === 'server' && m.ccp.state === 'failed' && !((this.failed.get(m.card.host) ?? 0) > now)) {
+        this.failed.set(m.card.host, now + this.d.failedRetryMs);
+        this.d.log.warn({ host: m.card.host, generation: m.ccp.generation }, 'CCP failed to start there; placing it elsewhere');
+      }
+    }
+    if (selfCcp?.state === 'failed' && !((this.failed.get(self.host) ?? 0) > now)) this.failed.set(self.host, now + this.d.failedRetryMs);
+    this.raise(Math.max(0, ...viewMembers.map((m) => m.term)), Math.max(0, ...view.map((m) => m.ccp?.generation ?? 0)));
+
+    // The valid claim: the highest term among verified claims of members of this view.
+    const inView = new Set(view.map((m) => m.card.host));
+    let best: SignedClaim | null = null;
+    for (const c of this.claims.values()) if (inView.has(c.primary) && c.term >= this.state.highestTerm && (!best || c.term > best.term)) best = c;
+    if (best) this.raise(best.term, best.ccp?.generation ?? 0);
+    this.current = best;
+    if (best) this.remember(best.ccp);
+
+    const probed = best?.ccp ?? this.state.lastCcp;
+    const assignKey = probed ? `${probed.generation}@${probed.endpoint}` : '';
+    const fresh = this.reachable(assignKey, now);
+    const out = decide({
+      now,
+      self: self.host,
+      cluster: this.d.cluster,
+      view,
+      claim: best,
+      remembered: this.state.lastCcp,
+      highestTerm: this.state.highestTerm,
+      highestGeneration: this.state.highestGeneration,
+      ccpReachable: fresh,
+      ccpHostAgentAlive: probed && this.agentAlive?.host === probed.host && now - this.agentAlive.at < 2500 ? this.agentAlive.ok : null,
+      failed: this.failed,
+      viewStableSince: this.viewStableSince,
+      settleMs: this.d.settleMs,
+      port: this.d.port,
+      configRevision: this.state.config!.revision,
+    });
+    if (out.role === 'primary') {
+      if (this.role !== 'primary') this.d.log.info({ term: this.state.highestTerm }, 'this host is the primary');
+      this.role = 'primary';
+      this.reason = out.reason;
+      // Claim only on a view that has held still for a moment: right after a change of broker
+      // the retained presences of better-ranked members may still be on their way.
+      if (out.publish && now - this.viewStableSince < PUBLISH_HOLD_MS) {
+        this.reason = 'view just changed';
+      } else if (out.publish) {
+        const claim = signClaim(this.d.secret, { ...out.publish, ts: now });
+        this.raise(claim.term, claim.ccp?.generation ?? 0);
+        this.claims.set(self.host, claim);
+        this.current = claim;
+        this.remember(claim.ccp);
+        this.d.log.info({ term: claim.term, ccp: claim.ccp, placement: claim.placement }, 'claim published');
+        this.d.publish('claim', claim);
+        const cfg = this.state.config!;
+        this.d.publish('config', sign(this.d.secret, { v: 1 as const, cluster: this.d.cluster, revision: cfg.revision, ccp: cfg.ccp as unknown as Record<string, unknown>, ts: now }) as ClusterConfigMessage);
+      }
+    } else {
+      if (this.role === 'primary') this.d.log.info({ primary: out.primary }, 'no longer the primary');
+      this.role = 'follower';
+    }
+    this.d.controller.setGoal(localGoal(self.host, this.current));
+  }
+
+  snapshot() {
+    const c = this.current;
+    return {
+      role: this.role,
+      term: c?.term ?? 0,
+      highestTerm: this.state.highestTerm,
+      highestGeneration: this.state.highestGeneration,
+      primary: c?.primary ?? null,
+      members: c?.members ?? [],
+      ccp: c?.ccp ?? null,
+      placement: c?.placement ?? null,
+      configRevision: this.state.config?.revision ?? 0,
+      rejectedClaims: { ...this.rejected },
+    };
+  }
+}

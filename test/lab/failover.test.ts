@@ -1,0 +1,158 @@
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { LabStatus } from '../../agent/src/lab/status.js';
+import { canReach } from '../../agent/src/lab/partition.js';
+import { lab, labDescribe } from '../support/lab.js';
+import { violations } from '../support/invariants.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * The fault-handling scenarios on a real lab (namespaces, agents, brokers, supervised k3s
+ * stand-ins), 5 hosts. After each fault and after each heal, the invariants must hold.
+ */
+const NAME = 't-fail';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `expected` holds (the fault has been acted on) and the invariants hold. */
+async function converged(what: string, expected: (st: LabStatus) => boolean = () => true, reach?: (a: string, b: string) => boolean, timeoutMs = 25_000): Promise<LabStatus> {
+  let last: string[] = [];
+  const ms = await waitFor(
+    async () => {
+      const st = await lab.status(NAME);
+      last = violations(st, reach);
+      if (!expected(st)) last.push('the expected change has not happened yet');
+      return last.length === 0;
+    },
+    timeoutMs,
+    `${what} (still: ${() => last.join('; ')})`,
+    200,
+  ).catch((err) => {
+    throw new Error(`${what}: invariants do not hold: ${last.join('; ')} (${(err as Error).message})`);
+  });
+  console.log(`${what}: converged in ${ms} ms`);
+  return lab.status(NAME);
+}
+
+const clusterOf = (st: LabStatus, h: string) => st.clusters.find((c) => c.members.includes(h))!;
+
+async function healAndCheck(): Promise<LabStatus> {
+  await lab.heal(NAME);
+  const st = await converged('heal', (s) => s.clusters.length === 1 && s.clusters[0]!.members.length === 5);
+  expect(st.clusters).toHaveLength(1);
+  expect(st.clusters[0]!.members).toEqual(['h1', 'h2', 'h3', 'h4', 'h5']);
+  expect(st.hosts.filter((h) => h.ccpRunning)).toHaveLength(1);
+  return st;
+}
+
+labDescribe('fault handling: autonomous clusters on partition, merge on heal', () => {
+  beforeAll(async () => {
+    await lab.down(NAME).catch(() => undefined);
+    await lab.up({ name: NAME, hosts: 5, subnet: '10.92.0.0/24' });
+    await converged('initial formation');
+  });
+  afterAll(async () => {
+    await lab.down(NAME);
+  });
+  // Each scenario starts from a healed lab, whatever the previous one left.
+  afterEach(async () => {
+    await lab.heal(NAME);
+  });
+
+  it('1. cut the CCP host: the rest elect a primary and run a second CCP; heal merges into one', async () => {
+    const before = await lab.status(NAME);
+    const ccpHost = before.clusters[0]!.ccp!.host;
+    await lab.cut(NAME, ccpHost);
+    const st = await converged('CCP host cut', (s) => s.clusters.length === 2);
+    const rest = clusterOf(st, before.hosts.find((h) => h.name !== ccpHost)!.name);
+    expect(rest.members).not.toContain(ccpHost);
+    expect(rest.members).toHaveLength(4);
+    expect(rest.ccp!.host).not.toBe(ccpHost);
+    expect(rest.ccp!.generation).toBeGreaterThan(before.clusters[0]!.ccp!.generation);
+    expect(clusterOf(st, ccpHost).members).toEqual([ccpHost]);
+    const healed = await healAndCheck();
+    expect(healed.clusters[0]!.ccp!.host).toBe(rest.ccp!.host); // the larger side's CCP wins
+  });
+
+  it('2. cut the primary when it is not the CCP host: a new primary, and no second CCP on that side', async () => {
+    const before = await lab.status(NAME);
+    const { primary, ccp } = before.clusters[0]!;
+    expect(primary).not.toBe(ccp!.host);
+    await lab.cut(NAME, primary!);
+    const st = await converged('primary cut', (s) => s.clusters.length === 2);
+    const rest = clusterOf(st, ccp!.host);
+    expect(rest.primary).not.toBe(primary);
+    expect(rest.ccp).toMatchObject({ host: ccp!.host, generation: ccp!.generation }); // the same CCP
+    await healAndCheck();
+  });
+
+  it('3. a 2/3 split gives two autonomous clusters; heal gives one', async () => {
+    await lab.partition(NAME, ['h1,h2', 'h3,h4,h5']);
+    const st = await converged('2/3 split', (s) => s.clusters.length === 2);
+    expect(st.clusters.map((c) => c.members.join()).sort()).toEqual(['h1,h2', 'h3,h4,h5']);
+    await healAndCheck();
+  });
+
+  it('4. cut one follower: it becomes its own cluster; the others carry on unchanged', async () => {
+    const before = await lab.status(NAME);
+    const { primary, ccp } = before.clusters[0]!;
+    const follower = ['h5', 'h4', 'h3'].find((h) => h !== primary && h !== ccp!.host)!;
+    await lab.cut(NAME, follower);
+    const st = await converged('follower cut', (s) => s.clusters.length === 2);
+    expect(clusterOf(st, follower).members).toEqual([follower]);
+    expect(clusterOf(st, ccp!.host).ccp).toMatchObject({ host: ccp!.host, generation: ccp!.generation });
+    await healAndCheck();
+  });
+
+  it('5. a bridge (h1,h2,h3 | h3,h4,h5): every cluster is a group of hosts that all reach each other', async () => {
+    const groups = [['h1', 'h2', 'h3'], ['h3', 'h4', 'h5']];
+    await lab.partition(NAME, groups.map((g) => g.join(',')));
+    const st = await converged('bridge', (s) => s.clusters.length >= 2, (a, b) => canReach(groups, a, b));
+    expect(st.clusters.length).toBeGreaterThanOrEqual(2);
+    await healAndCheck();
+  });
+
+  it('6. the CCP host cable flaps 6 times in 3 s: the cluster settles with one CCP', async () => {
+    await converged('before the flaps', (s) => s.clusters.length === 1);
+    const before = (await lab.status(NAME)).clusters[0]!.ccp!;
+    const host = before.host;
+    for (let i = 0; i < 6; i++) {
+      await lab.cut(NAME, host);
+      await sleep(250);
+      await lab.restore(NAME, host);
+      await sleep(250);
+    }
+    const st = await healAndCheck();
+    // Flaps shorter than the link grace and the keepalive change nothing.
+    expect(st.clusters[0]!.ccp).toMatchObject({ host, generation: before.generation });
+  });
+
+  it("7. SIGKILL the primary's agent for 5 s: no second CCP appears, and the restarted agent rejoins", async () => {
+    const before = await lab.status(NAME);
+    const { primary, ccp } = before.clusters[0]!;
+    await lab.kill(NAME, primary!);
+    const t0 = Date.now();
+    while (Date.now() - t0 < 5000) {
+      const st = await lab.status(NAME);
+      expect(st.hosts.filter((h) => h.ccpRunning).map((h) => h.name)).toEqual([ccp!.host]);
+      await sleep(200);
+    }
+    await lab.start(NAME, primary!);
+    const st = await converged('primary restarted', (s) => s.hosts.every((h) => h.agent === 'running') && s.clusters.length === 1 && s.clusters[0]!.members.length === 5);
+    expect(st.clusters[0]!.ccp).toMatchObject({ host: ccp!.host, generation: ccp!.generation });
+    expect(st.hosts.filter((h) => h.ccpRunning).map((h) => h.name)).toEqual([ccp!.host]);
+  });
+
+  it('8. 10 % loss on every cable for 60 s: no change of primary or CCP', async () => {
+    const before = (await lab.status(NAME)).clusters[0]!;
+    for (const h of ['h1', 'h2', 'h3', 'h4', 'h5']) await lab.loss(NAME, h, 10);
+    const t0 = Date.now();
+    while (Date.now() - t0 < 60_000) {
+      await sleep(2000);
+      const st = await lab.status(NAME);
+      const ccps = st.hosts.filter((h) => h.ccpRunning).map((h) => h.name);
+      expect(ccps).toEqual([before.ccp!.host]);
+    }
+    const st = await healAndCheck();
+    expect(st.clusters[0]!.primary).toBe(before.primary);
+    expect(st.clusters[0]!.ccp).toMatchObject({ host: before.ccp!.host, generation: before.ccp!.generation });
+  }, 120_000);
+});
