@@ -100,6 +100,10 @@ export function decide(i: ElectionInput): ElectionOutcome {
   // crashed or restarts: the CCP outlives it). A host whose agent lives in another cluster
   // takes its CCP with it.
   const currentAlive = current !== null && !currentFailed && (inView(current.host) || (i.ccpReachable !== false && i.ccpHostAgentAlive !== true));
+  if (!i.claim && current && !inView(current.host) && servers.length === 0 && i.ccpReachable === null) {
+    // No claim on this broker yet, and the CCP known from before runs elsewhere: probe it first.
+    return { role: 'primary', publish: null, reason: `probing the known CCP on ${current.host}` };
+  }
   if (current && currentAlive && !servers.some((s) => s.host === current.host)) servers.push(current);
 
   let ccp: CcpAssignment | null;
@@ -110,11 +114,10 @@ export function decide(i: ElectionInput): ElectionOutcome {
   } else if (servers.length > 0) {
     ccp = mergeWinner(i.view, servers)!;
     placement = servers.length > 1 ? `kept ${ccp.host} (generation ${ccp.generation}): ${servers.length} CCPs met; most followers, then the oldest generation wins` : ccp.host === current?.host && ccp.generation === current.generation ? (i.claim?.placement ?? `adopted the running CCP on ${ccp.host}`) : `adopted the running CCP on ${ccp.host} (generation ${ccp.generation})`;
-  } else if (!i.claim && (current ? i.ccpReachable === null : i.now - i.viewStableSince < i.settleMs)) {
-    // No claim on this broker yet: first probe the CCP remembered from before, or, when none
-    // was ever known, let the view settle, so that hosts booting one after another (or an
-    // agent restarting) do not each start a CCP of their own.
-    return { role: 'primary', publish: null, reason: current ? `probing the known CCP on ${current.host}` : 'waiting for the view to settle before placing the first CCP' };
+  } else if (!i.claim && !current && i.now - i.viewStableSince < i.settleMs) {
+    // No CCP was ever known here: let the view settle, so that hosts booting one after another
+    // do not each start a CCP of their own.
+    return { role: 'primary', publish: null, reason: 'waiting for the view to settle before placing the first CCP' };
   } else {
     const eligible = i.view.map((m) => m.card).filter((c) => !((i.failed.get(c.host) ?? 0) > i.now)).sort(compareRank);
     const best = eligible[0];

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { decide, localGoal, mergeWinner, type ElectionInput, type ViewMember } from '../../agent/src/election/core.js';
+import { signClaim, verifyClaim, type ClaimBody } from '../../agent/src/election/claim.js';
+import { Secret } from '../../agent/src/config/secret.js';
+import type { MemberCard } from '../../agent/src/contract/index.js';
+
+const card = (host: string, priority = 0): MemberCard => ({ host, address: `10.0.0.${host.slice(1)}`, port: 1883, priority, cores: 4, memMB: 4096 });
+const ep = (h: string) => `https://10.0.0.${h.slice(1)}:6443`;
+const server = (gen: number, h: string, state: 'ready' | 'starting' | 'failed' = 'ready') => ({ role: 'server' as const, generation: gen, state, endpoint: ep(h) });
+const agentOf = (gen: number, h: string) => ({ role: 'agent' as const, generation: gen, state: null, endpoint: ep(h) });
+const member = (h: string, ccp: ViewMember['ccp'] = null, priority = 0): ViewMember => ({ card: card(h, priority), ccp });
+const claim = (o: Partial<ClaimBody> & Pick<ClaimBody, 'primary' | 'term'>): ClaimBody => ({ v: 1, cluster: 'c', members: [], ccp: null, placement: '', configRevision: 1, ts: 0, nonce: '0'.repeat(16), ...o });
+
+const base = (o: Partial<ElectionInput>): ElectionInput => ({
+  now: 10_000, self: 'h1', cluster: 'c', view: [], claim: null, remembered: null, highestTerm: 0, highestGeneration: 0,
+  ccpReachable: null, ccpHostAgentAlive: null, failed: new Map(), viewStableSince: 0, settleMs: 2000, port: 6443, configRevision: 1, ...o,
+});
+
+describe('election core (table)', () => {
+  it.each<[string, Partial<ElectionInput>, { role: string; publish?: Partial<ClaimBody> | null }]>([
+    ['a member that is not the best-ranked follows', { self: 'h2', view: [member('h1'), member('h2')] }, { role: 'follower' }],
+    ['the best-ranked member places the first CCP on the best host once the view has settled', { view: [member('h1'), member('h2'), member('h3')] }, { role: 'primary', publish: { term: 1, primary: 'h1', ccp: { host: 'h1', generation: 1, endpoint: ep('h1') } } }],
+    ['…but not while the view is still forming', { view: [member('h1'), member('h2')], viewStableSince: 9000 }, { role: 'primary', publish: null }],
+    ['priority decides the CCP host', { view: [member('h1'), member('h2', null, 5)], self: 'h2' }, { role: 'primary', publish: { ccp: { host: 'h2', generation: 1, endpoint: ep('h2') } } }],
+    [
+      'a group that lost its primary but reaches its CCP keeps it (new term, same CCP)',
+      { self: 'h2', view: [member('h2', server(3, 'h2')), member('h3', agentOf(3, 'h2'))], claim: claim({ primary: 'h1', term: 4, ccp: { host: 'h2', generation: 3, endpoint: ep('h2') } }), highestTerm: 4, highestGeneration: 3 },
+      { role: 'primary', publish: { term: 5, primary: 'h2', ccp: { host: 'h2', generation: 3, endpoint: ep('h2') } } },
+    ],
+    [
+      'a group that lost its CCP (host gone, endpoint unreachable) starts a new generation on its best host',
+      { self: 'h3', view: [member('h3', agentOf(3, 'h2')), member('h4', agentOf(3, 'h2'))], claim: claim({ primary: 'h3', term: 5, ccp: { host: 'h2', generation: 3, endpoint: ep('h2') } }), highestTerm: 5, highestGeneration: 3, ccpReachable: false },
+      { role: 'primary', publish: { term: 6, ccp: { host: 'h3', generation: 4, endpoint: ep('h3') } } },
+    ],
+    [
+      'a CCP whose host left the view but still answers while its agent does not (agent crashed) is kept',
+      { self: 'h3', view: [member('h3', agentOf(3, 'h2'))], claim: claim({ primary: 'h3', term: 5, ccp: { host: 'h2', generation: 3, endpoint: ep('h2') }, members: ['h3'] }), highestTerm: 5, ccpReachable: true, ccpHostAgentAlive: false },
+      { role: 'primary', publish: null },
+    ],
+    [
+      'a CCP whose host is alive in another cluster is not ours (non-transitive partition)',
+      { self: 'h4', view: [member('h4', agentOf(3, 'h3')), member('h5', agentOf(3, 'h3'))], claim: claim({ primary: 'h4', term: 5, ccp: { host: 'h3', generation: 3, endpoint: ep('h3') }, members: ['h4', 'h5'] }), highestTerm: 5, highestGeneration: 3, ccpReachable: true, ccpHostAgentAlive: true },
+      { role: 'primary', publish: { term: 6, ccp: { host: 'h4', generation: 4, endpoint: ep('h4') } } },
+    ],
+    [
+      'an unknown reachability is not a loss: no failover on a single missing probe',
+      { self: 'h3', view: [member('h3', agentOf(3, 'h2'))], claim: claim({ primary: 'h3', term: 5, ccp: { host: 'h2', generation: 3, endpoint: ep('h2') }, members: ['h3'] }), highestTerm: 5, ccpReachable: null },
+      { role: 'primary', publish: null },
+    ],
+    [
+      'heal: the CCP with more followers wins, whatever the generations',
+      { view: [member('h1', server(2, 'h1')), member('h2', server(3, 'h2')), member('h3', agentOf(3, 'h2')), member('h4', agentOf(3, 'h2'))], claim: claim({ primary: 'h1', term: 7, ccp: { host: 'h1', generation: 2, endpoint: ep('h1') } }), highestTerm: 8, highestGeneration: 3 },
+      { role: 'primary', publish: { term: 9, ccp: { host: 'h2', generation: 3, endpoint: ep('h2') } } },
+    ],
+    [
+      'heal: nothing is published until the merged view has settled',
+      { view: [member('h1', server(2, 'h1')), member('h2', server(3, 'h2'))], claim: claim({ primary: 'h1', term: 7, ccp: { host: 'h1', generation: 2, endpoint: ep('h1') } }), highestTerm: 7, viewStableSince: 9500 },
+      { role: 'primary', publish: null },
+    ],
+    [
+      'a member that saw a higher term is outbid with a new term',
+      { view: [member('h1', server(1, 'h1')), member('h2', agentOf(1, 'h1'))], claim: claim({ primary: 'h1', term: 3, ccp: { host: 'h1', generation: 1, endpoint: ep('h1') }, members: ['h1', 'h2'] }), highestTerm: 6, highestGeneration: 1 },
+      { role: 'primary', publish: { term: 7, ccp: { host: 'h1', generation: 1, endpoint: ep('h1') } } },
+    ],
+    [
+      'a host whose CCP failed to start is skipped: the next-best host gets it',
+      { view: [member('h1', server(1, 'h1', 'failed')), member('h2')], claim: claim({ primary: 'h1', term: 1, ccp: { host: 'h1', generation: 1, endpoint: ep('h1') } }), highestTerm: 1, highestGeneration: 1, failed: new Map([['h1', 40_000]]) },
+      { role: 'primary', publish: { term: 2, ccp: { host: 'h2', generation: 2, endpoint: ep('h2') } } },
+    ],
+    [
+      'after a restart, the remembered CCP (its host elsewhere) is probed before anything is decided',
+      { view: [member('h1'), member('h3')], remembered: { host: 'h2', generation: 5, endpoint: ep('h2') }, highestTerm: 9, highestGeneration: 5, ccpReachable: null },
+      { role: 'primary', publish: null },
+    ],
+    [
+      '…and adopted when it answers: no second CCP',
+      { view: [member('h1'), member('h3')], remembered: { host: 'h2', generation: 5, endpoint: ep('h2') }, highestTerm: 9, highestGeneration: 5, ccpReachable: true, ccpHostAgentAlive: false },
+      { role: 'primary', publish: { term: 10, ccp: { host: 'h2', generation: 5, endpoint: ep('h2') } } },
+    ],
+  ])('%s', (_what, input, want) => {
+    const out = decide(base(input));
+    expect(out.role).toBe(want.role);
+    if (out.role === 'primary' && 'publish' in want) {
+      if (want.publish === null) expect(out.publish).toBeNull();
+      else expect(out.publish).toMatchObject(want.publish!);
+    }
+  });
+
+  it('the merge winner: followers, then the older generation, then rank', () => {
+    const a = { host: 'h1', generation: 2, endpoint: ep('h1') };
+    const b = { host: 'h2', generation: 3, endpoint: ep('h2') };
+    expect(mergeWinner([member('h1', server(2, 'h1')), member('h2', server(3, 'h2'))], [a, b])).toEqual(a);
+    expect(mergeWinner([member('h1', server(2, 'h1')), member('h2', server(3, 'h2')), member('h3', agentOf(3, 'h2'))], [a, b])).toEqual(b);
+  });
+
+  it('the local goal: the CCP host runs the server, everyone else follows it', () => {
+    const c = claim({ primary: 'h1', term: 1, ccp: { host: 'h2', generation: 1, endpoint: ep('h2') } });
+    expect(localGoal('h2', c)).toEqual({ role: 'server', assignment: c.ccp });
+    expect(localGoal('h3', c)).toEqual({ role: 'agent', assignment: c.ccp });
+    expect(localGoal('h3', null)).toEqual({ role: 'keep' });
+  });
+});
+
+describe('signed claims', () => {
+  const secret = new Secret('election-test-secret-123');
+  const body = { v: 1 as const, cluster: 'c', term: 3, primary: 'h1', members: ['h1', 'h2'], ccp: { host: 'h2', generation: 2, endpoint: ep('h2') }, placement: 'x', configRevision: 1, ts: 5 };
+
+  it('verify with the cluster secret; a forged or altered claim fails', () => {
+    const c = signClaim(secret, body);
+    expect(verifyClaim(secret, c)).toBe(true);
+    expect(verifyClaim(new Secret('another-secret-of-16+'), c)).toBe(false);
+    expect(verifyClaim(secret, { ...c, ccp: { ...c.ccp!, host: 'h9' } })).toBe(false);
+    expect(verifyClaim(secret, { ...c, term: 99 })).toBe(false);
+  });
+
+  it('two signatures of the same body differ (nonce)', () => {
+    expect(signClaim(secret, body).sig).not.toBe(signClaim(secret, body).sig);
+  });
+});
