@@ -13,7 +13,7 @@ const claim = (o: Partial<ClaimBody> & Pick<ClaimBody, 'primary' | 'term'>): Cla
 
 const base = (o: Partial<ElectionInput>): ElectionInput => ({
   now: 10_000, self: 'h1', cluster: 'c', view: [], claim: null, remembered: null, highestTerm: 0, highestGeneration: 0,
-  ccpReachable: null, ccpHostAgentAlive: null, failed: new Map(), viewStableSince: 0, settleMs: 2000, port: 6443, configRevision: 1, ...o,
+  ccpReachable: null, ccpHostAgentAlive: null, failed: new Map(), viewStableSince: 0, justLeftGroup: false, settleMs: 2000, port: 6443, configRevision: 1, ...o,
 });
 
 describe('election core (table)', () => {

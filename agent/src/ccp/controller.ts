@@ -40,6 +40,11 @@ export class CcpController {
     return this.report_;
   }
 
+  /** The report with this host's judgement of whether it reaches the CCP. */
+  reportWith(reach: boolean | null): CcpReport & { reach: boolean | null } {
+    return { ...this.report_, reach };
+  }
+
   get status() {
     return { ...this.report_, following: this.following_, ready: this.ready, lastError: this.lastError };
   }
@@ -128,7 +133,7 @@ export class CcpController {
       if (state !== this.report_.state) this.set({ ...this.report_, state });
       return h.reachable;
     }
-    const h = await probeReady(assignment.endpoint, { timeoutMs: 900, path: '/ping' });
+    const h = await probeReady(assignment.endpoint, { timeoutMs: 1500, path: '/ping' });
     this.ready = h.reachable;
     return h.reachable;
   }

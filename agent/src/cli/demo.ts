@@ -1,42 +1,47 @@
 import * as lab from '../lab/lab.js';
+import type { LabStatus } from '../lab/status.js';
 import { formatLabStatus } from './lab-command.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (s: string) => process.stdout.write(`\n== ${s}\n`);
 
-async function until(name: string, what: string, pred: (st: Awaited<ReturnType<typeof lab.status>>) => boolean, timeoutMs = 20_000) {
+async function until(name: string, what: string, pred: (st: LabStatus) => boolean, timeoutMs = 30_000): Promise<LabStatus> {
   const t0 = Date.now();
   for (;;) {
     const st = await lab.status(name);
     if (pred(st)) {
-      process.stdout.write(`${what} after ${Date.now() - t0} ms\n${formatLabStatus(st)}\n`);
-      return;
+      process.stdout.write(`${what} after ${((Date.now() - t0) / 1000).toFixed(1)} s\n${formatLabStatus(st)}\n`);
+      return st;
     }
     if (Date.now() - t0 > timeoutMs) {
-      process.stdout.write(`${what}: not within ${timeoutMs} ms\n${formatLabStatus(st)}\n`);
+      process.stdout.write(`${what}: not within ${timeoutMs / 1000} s\n${formatLabStatus(st)}\n`);
       throw new Error(`demo: ${what} did not happen`);
     }
-    await sleep(100);
+    await sleep(200);
   }
 }
 
-/** The newcomer's tour: hosts come up, find each other from one seed, a cable is pulled, healed. */
+/** Every cluster has a ready CCP that all its members follow. */
+const settled = (st: LabStatus) =>
+  st.clusters.every((c) => c.agreed && c.ccp?.ready && st.hosts.filter((h) => c.members.includes(h.name) && h.name !== c.ccp!.host).every((h) => h.following === c.ccp!.endpoint));
+
+/** The newcomer's tour: hosts find each other from one seed, elect a primary, run a CCP; a cable is pulled; heal. */
 export async function runDemo(name: string, hosts: number, keep: boolean): Promise<void> {
-  const all = (st: Awaited<ReturnType<typeof lab.status>>, n: number) => st.hosts.filter((h) => h.view && h.view.view.length === n).length;
   await lab.down(name).catch(() => undefined);
   say(`starting ${hosts} emulated hosts (network namespaces h1..h${hosts} on one switch), each with an agent whose only seed is h1`);
   await lab.up({ name, hosts, subnet: '10.99.0.0/24' });
   try {
-    await until(name, `every agent sees all ${hosts} hosts`, (st) => all(st, hosts) === hosts);
-    say('pulling the cable of h1, the rendezvous: the others move to the next-best broker, h1 is alone');
-    await lab.cut(name, 'h1');
-    await until(name, `the other ${hosts - 1} agree without h1`, (st) => st.clusters.length === 2 && st.clusters.some((c) => c.members.length === hosts - 1 && c.agreed));
-    say('plugging the cable back in: one cluster again');
-    await lab.restore(name, 'h1');
-    await until(name, 'merged', (st) => st.clusters.length === 1 && st.clusters[0]!.members.length === hosts && st.clusters[0]!.agreed);
+    const st = await until(name, `all ${hosts} hosts found each other, elected a primary and started the CCP (a k3s stand-in)`, (s) => s.clusters.length === 1 && s.clusters[0]!.members.length === hosts && settled(s));
+    const ccpHost = st.clusters[0]!.ccp!.host;
+    say(`pulling the cable of ${ccpHost}, the CCP host: the others elect a primary and start a second CCP; ${ccpHost} carries on alone`);
+    await lab.cut(name, ccpHost);
+    await until(name, 'two autonomous clusters, each with its own CCP', (s) => s.clusters.length === 2 && settled(s));
+    say(`plugging the cable back in: the clusters merge; the CCP with more followers wins, the other is archived`);
+    await lab.restore(name, ccpHost);
+    await until(name, 'merged', (s) => s.clusters.length === 1 && s.clusters[0]!.members.length === hosts && settled(s) && s.hosts.filter((h) => h.ccpRunning).length === 1);
   } finally {
     if (keep) {
-      say(`lab ${name} keeps running. Try: infravisor lab status --name ${name}; infravisor lab cut h3 --name ${name}; infravisor lab down --name ${name}`);
+      say(`lab ${name} keeps running. Try: infravisor lab status --name ${name}; infravisor lab partition h1,h2 h3,h4,h5 --name ${name}; infravisor lab down --name ${name}`);
     } else {
       say('removing the lab');
       const r = await lab.down(name);

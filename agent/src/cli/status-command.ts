@@ -23,7 +23,11 @@ export function formatStatus(st: AgentStatus): string {
   const lines = [
     `host ${st.host} (${st.address}) in cluster ${st.cluster.name}, up ${(st.uptimeMs / 1000).toFixed(0)} s`,
     `rendezvous: ${r.host ?? '-'} ${r.connected ? 'connected' : r.connecting ? `connecting to ${r.connecting}` : 'not connected'}`,
-    `view (${st.view.length}): ${st.view.join(' ')}`,
+    `view (${st.view.length}): ${st.view.join(' ')}${st.isolated ? '  [isolated: own link down]' : ''}`,
+    `role: ${st.role}, term ${st.cluster.term}, primary ${st.cluster.primary ?? '-'}`,
+    `CCP: ${st.cluster.ccp ? `${st.cluster.ccp.host} generation ${st.cluster.ccp.generation} ${st.cluster.ccp.endpoint} ${st.cluster.ccp.ready ? 'ready' : 'not ready'}` : '-'}`,
+    `  placement: ${st.cluster.ccp?.placement ?? '-'}`,
+    `this host: ${st.ccp.role === 'server' ? `runs the CCP (generation ${st.ccp.generation}, ${st.ccp.state})` : st.following ? `follows ${st.following}` : 'no k3s yet'}`,
     `rank order: ${st.rankOrder.join(' > ')}`,
     'members:',
     ...st.members.map((m) => `  ${m.host.padEnd(16)} ${m.address.padEnd(16)} ${m.status.padEnd(8)} ${m.lastSeenMsAgo === null ? '' : `seen ${(m.lastSeenMsAgo / 1000).toFixed(1)} s ago`}`),

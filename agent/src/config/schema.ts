@@ -74,9 +74,9 @@ export const ConfigSchema = z
         /** auto: the native addon when it loads, else ffi. off: no link watching (keepalives only). */
         backend: z.enum(['auto', 'native', 'ffi', 'off']).default('auto'),
         /** A loss shorter than this is a flap and is ignored; a return counts at once. */
-        graceMs: z.number().int().min(0).max(60_000).default(300),
+        graceMs: z.number().int().min(0).max(60_000).default(500),
       })
-      .default({ backend: 'auto', graceMs: 300 }),
+      .default({ backend: 'auto', graceMs: 500 }),
     /** This host's k3s paths and how its k3s processes are run. */
     ccp: CcpHostSchema,
     /** The cluster-wide CCP configuration (YAML, see docs/ccp.md). Default: built-in defaults. */

@@ -38,6 +38,8 @@ export const CcpReportSchema = z.object({
   generation: int.min(1).nullable(),
   state: z.enum(['starting', 'ready', 'failed']).nullable(),
   endpoint: z.string().max(100).nullable(),
+  /** Whether this member reaches the CCP it runs or follows (null: not probed yet). */
+  reach: z.boolean().nullable().default(null),
 });
 
 export const PresenceSchema = MemberCardSchema.extend({

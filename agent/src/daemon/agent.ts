@@ -175,7 +175,7 @@ export class Agent {
       const card = a.host === this.cfg.host.name ? this.card() : this.core.members.get(a.host)?.card;
       void Promise.all([
         this.controller.probe(a).then((ok) => this.election.onReach(`${a.generation}@${a.endpoint}`, ok, this.clock.now())),
-        card ? probeTcp(card.address, card.port, 900).then((ok) => this.election.onAgentProbe(a.host, ok, this.clock.now())) : undefined,
+        card ? probeTcp(card.address, card.port, 1500).then((ok) => this.election.onAgentProbe(a.host, ok, this.clock.now())) : undefined,
       ]).finally(() => (inFlight = false));
     }, 500);
     probe.unref();
@@ -184,8 +184,10 @@ export class Agent {
 
   private electionStep(): void {
     if (this.stopping) return;
-    const view = [...this.core.members.values()].filter((m) => m.status !== 'offline').map((m) => ({ card: m.card, ccp: m.ccp, term: m.term }));
-    this.election.step(this.clock.now(), view, this.controller.report);
+    // Only members confirmed on the current broker: pending ones (carried over from the previous
+    // broker) may never arrive, and must not make a lone host think it still has a group.
+    const view = [...this.core.members.values()].filter((m) => m.status === 'online').map((m) => ({ card: m.card, ccp: m.ccp, term: m.term }));
+    this.election.step(this.clock.now(), view, this.controller.reportWith(this.election.reachReport(this.clock.now())), this.core.isIsolated);
   }
 
   private async startLinkWatch(): Promise<void> {
@@ -351,7 +353,7 @@ export class Agent {
       rendezvous: this.sessionHost,
       movedTo,
       facts: this.currentFacts,
-      ccp: this.controller?.report ?? null,
+      ccp: this.controller ? this.controller.reportWith(this.election.reachReport(this.clock.now())) : null,
       term: this.election?.highestTerm ?? 0,
       ts: this.clock.now(),
     };
@@ -370,6 +372,7 @@ export class Agent {
       connectTimeoutMs: this.cfg.timings.probeTimeoutMs * 2,
       will: { topic: topicFor('presence', this.cfg.cluster, this.cfg.host.name), payload: encode('presence', { ...this.presence('offline'), rendezvous: target.host }), qos: spec.qos, retain: spec.retain },
       subscriptions: [filterFor('presence', this.cfg.cluster), filterFor('claim', this.cfg.cluster), filterFor('config', this.cfg.cluster)],
+      confirmDead: async () => !(await probeTcp(target.address, target.port, this.cfg.timings.probeTimeoutMs)),
       onMessage: (topic, payload) => this.onMessage(topic, payload),
       onDown: (reason) => {
         if (this.session !== session) return;

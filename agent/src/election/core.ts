@@ -22,6 +22,8 @@ export interface CcpReport {
   generation: number | null;
   state: 'starting' | 'ready' | 'failed' | null;
   endpoint: string | null;
+  /** Whether this member reaches the CCP (null: unknown). */
+  reach?: boolean | null;
 }
 
 export interface ViewMember {
@@ -49,6 +51,9 @@ export interface ElectionInput {
   failed: ReadonlyMap<string, number>;
   /** Since when the view's membership has been unchanged. */
   viewStableSince: number;
+  /** This host is alone in its view although its own link is up, and was in a larger view
+   * less than the rejoin grace ago: a lost session, most likely. It does not start a CCP yet. */
+  justLeftGroup: boolean;
   settleMs: number;
   port: number;
   configRevision: number;
@@ -99,7 +104,10 @@ export function decide(i: ElectionInput): ElectionOutcome {
   // Kept while its host is with us, or while it answers although its agent does not (the agent
   // crashed or restarts: the CCP outlives it). A host whose agent lives in another cluster
   // takes its CCP with it.
-  const currentAlive = current !== null && !currentFailed && (inView(current.host) || (i.ccpReachable !== false && i.ccpHostAgentAlive !== true));
+  // Reachable when this host's probes say so, or when any member of the view reports reaching it.
+  const someoneReaches = current !== null && i.view.some((m) => m.card.host !== i.self && m.ccp?.endpoint === current.endpoint && m.ccp.reach === true);
+  const reachable = someoneReaches ? true : i.ccpReachable;
+  const currentAlive = current !== null && !currentFailed && (inView(current.host) || (reachable !== false && i.ccpHostAgentAlive !== true));
   if (!i.claim && current && !inView(current.host) && servers.length === 0 && i.ccpReachable === null) {
     // No claim on this broker yet, and the CCP known from before runs elsewhere: probe it first.
     return { role: 'primary', publish: null, reason: `probing the known CCP on ${current.host}` };
@@ -114,6 +122,8 @@ export function decide(i: ElectionInput): ElectionOutcome {
   } else if (servers.length > 0) {
     ccp = mergeWinner(i.view, servers)!;
     placement = servers.length > 1 ? `kept ${ccp.host} (generation ${ccp.generation}): ${servers.length} CCPs met; most followers, then the oldest generation wins` : ccp.host === current?.host && ccp.generation === current.generation ? (i.claim?.placement ?? `adopted the running CCP on ${ccp.host}`) : `adopted the running CCP on ${ccp.host} (generation ${ccp.generation})`;
+  } else if (i.justLeftGroup) {
+    return { role: 'primary', publish: null, reason: 'alone after losing the group; waiting to rejoin before starting a CCP' };
   } else if (!i.claim && !current && i.now - i.viewStableSince < i.settleMs) {
     // No CCP was ever known here: let the view settle, so that hosts booting one after another
     // do not each start a CCP of their own.

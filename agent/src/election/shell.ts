@@ -19,6 +19,10 @@ export const PUBLISH_HOLD_MS = 300;
 /** A CCP is unreachable after this many consecutive failed probes spanning at least LOSS_MS. */
 export const LOSS_PROBES = 2;
 export const LOSS_MS = 1000;
+/** How long a host left alone by a lost session waits to rejoin before starting its own CCP. */
+export const REJOIN_GRACE_MS = 10_000;
+
+type CcpReportLike = import('./core.js').CcpReport;
 
 type ElectionState = { highestTerm: number; highestGeneration: number; config: { revision: number; ccp: CcpConfig } | null; lastCcp: CcpAssignment | null };
 
@@ -56,6 +60,7 @@ export class ElectionShell {
   private viewStableSince = 0;
   private reach: { key: string; ok: boolean; at: number; failures: number; failingSince: number | null } | null = null;
   private agentAlive: { host: string; ok: boolean; at: number } | null = null;
+  private lastGroupAt = 0;
   private rejected = { signature: 0, staleTerm: 0 };
 
   constructor(private readonly d: ElectionShellDeps) {
@@ -168,9 +173,16 @@ export class ElectionShell {
     return r.failures >= LOSS_PROBES && r.failingSince !== null && now - r.failingSince >= LOSS_MS ? false : null;
   }
 
-  step(now: number, viewMembers: { card: MemberCard; ccp: Presence['ccp']; term: number }[], selfCcp: Presence['ccp']): void {
+  /** This host's own judgement of the CCP it probes, for its presence. */
+  reachReport(now: number): boolean | null {
+    const a = this.assignment;
+    return a ? this.reachable(`${a.generation}@${a.endpoint}`, now) : null;
+  }
+
+  step(now: number, viewMembers: { card: MemberCard; ccp: Presence['ccp']; term: number }[], selfCcp: Presence['ccp'] | CcpReportLike, isolated = false): void {
     const self = this.d.self();
     const view: ViewMember[] = [{ card: self, ccp: selfCcp }, ...viewMembers.map((m) => ({ card: m.card, ccp: m.ccp }))];
+    if (view.length > 1) this.lastGroupAt = now;
     const key = view.map((m) => m.card.host).sort().join();
     if (key !== this.viewKey) {
       this.viewKey = key;
@@ -209,6 +221,7 @@ export class ElectionShell {
       ccpHostAgentAlive: probed && this.agentAlive?.host === probed.host && now - this.agentAlive.at < 2500 ? this.agentAlive.ok : null,
       failed: this.failed,
       viewStableSince: this.viewStableSince,
+      justLeftGroup: view.length === 1 && !isolated && this.lastGroupAt > 0 && now - this.lastGroupAt < REJOIN_GRACE_MS,
       settleMs: this.d.settleMs,
       port: this.d.port,
       configRevision: this.state.config!.revision,

@@ -11,6 +11,8 @@ export interface SessionOptions {
   keepaliveSec: number;
   connectTimeoutMs: number;
   will: { topic: string; payload: Buffer; qos: 0 | 1; retain: boolean };
+  /** Asked on a keepalive timeout: is the broker really gone? (A lossy link delays pings.) */
+  confirmDead?: () => Promise<boolean>;
   subscriptions: string[];
   onMessage: (topic: string, payload: Buffer) => void;
   onDown: (reason: string) => void;
@@ -53,6 +55,7 @@ export class Session {
         resubscribe: false,
       });
       this.client = client;
+      this.tolerateLoss(client);
       let settled = false;
       client.on('message', (topic, payload) => {
         if (this.finished) return;
@@ -95,6 +98,36 @@ export class Session {
         );
       });
     });
+  }
+
+  /**
+   * mqtt.js gives a PINGRESP 500 ms (with a 1 s keepalive) and then drops the session. On a
+   * lossy link a retransmitted ping takes longer. On the first timeout the broker is probed
+   * instead: if it answers, the session is kept and pinged again; if not, or on a second timeout
+   * in a row, the session is dropped. A pulled cable is thus noticed at most one probe later.
+   */
+  private tolerateLoss(client: MqttClient): void {
+    const confirm = this.opts.confirmDead;
+    if (!confirm) return;
+    const c = client as unknown as { onKeepaliveTimeout: () => void; reschedulePing: (force?: boolean) => void; sendPing: () => void };
+    const drop = c.onKeepaliveTimeout.bind(client);
+    let strikes = 0;
+    let checking = false;
+    client.on('packetreceive', () => {
+      strikes = 0;
+    });
+    c.onKeepaliveTimeout = () => {
+      if (this.finished) return drop();
+      strikes++;
+      if (strikes > 1 || checking) return drop();
+      checking = true;
+      c.reschedulePing(true);
+      c.sendPing();
+      void confirm().then((dead) => {
+        checking = false;
+        if (dead && !this.finished) drop();
+      });
+    };
   }
 
   /** Delivers the held messages, then every message as it arrives. */
