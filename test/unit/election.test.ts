@@ -91,6 +91,8 @@ describe('election core (table)', () => {
     const b = { host: 'h2', generation: 3, endpoint: ep('h2') };
     expect(mergeWinner([member('h1', server(2, 'h1')), member('h2', server(3, 'h2'))], [a, b])).toEqual(a);
     expect(mergeWinner([member('h1', server(2, 'h1')), member('h2', server(3, 'h2')), member('h3', agentOf(3, 'h2'))], [a, b])).toEqual(b);
+    // Followers not yet in the merged view count through the size the server reports.
+    expect(mergeWinner([member('h1', server(2, 'h1')), member('h2', { ...server(3, 'h2'), clusterSize: 4 })], [a, b])).toEqual(b);
   });
 
   it('the local goal: the CCP host runs the server, everyone else follows it', () => {

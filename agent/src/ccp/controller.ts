@@ -41,8 +41,8 @@ export class CcpController {
   }
 
   /** The report with this host's judgement of whether it reaches the CCP. */
-  reportWith(reach: boolean | null): CcpReport & { reach: boolean | null } {
-    return { ...this.report_, reach };
+  reportWith(reach: boolean | null, clusterSize: number | null): CcpReport & { reach: boolean | null; clusterSize: number | null } {
+    return { ...this.report_, reach, clusterSize: this.report_.role === 'server' ? clusterSize : null };
   }
 
   get status() {

@@ -40,6 +40,8 @@ export const CcpReportSchema = z.object({
   endpoint: z.string().max(100).nullable(),
   /** Whether this member reaches the CCP it runs or follows (null: not probed yet). */
   reach: z.boolean().nullable().default(null),
+  /** A CCP server: how many members its cluster had (for the merge rule, whatever the view). */
+  clusterSize: int.min(0).nullable().default(null),
 });
 
 export const PresenceSchema = MemberCardSchema.extend({

@@ -165,6 +165,7 @@ export class Agent {
         void this.session?.publish(topicFor(kind, this.cfg.cluster, this.cfg.host.name), encode(kind, msg as never), spec.qos, spec.retain);
       },
       presenceChanged: () => this.later('presence', 50, () => void this.publishPresence('online')),
+      startedAt: this.clock.now(),
     });
     // The CCP this host runs or follows is probed twice a second.
     let inFlight = false;
@@ -182,12 +183,18 @@ export class Agent {
     this.timers.push(probe);
   }
 
+  /** The size of the cluster this host's CCP serves, when it is the CCP host. */
+  private servedClusterSize(): number | null {
+    const c = this.election.claim;
+    return c?.ccp?.host === this.cfg.host.name ? c.members.length : null;
+  }
+
   private electionStep(): void {
     if (this.stopping) return;
     // Only members confirmed on the current broker: pending ones (carried over from the previous
     // broker) may never arrive, and must not make a lone host think it still has a group.
     const view = [...this.core.members.values()].filter((m) => m.status === 'online').map((m) => ({ card: m.card, ccp: m.ccp, term: m.term }));
-    this.election.step(this.clock.now(), view, this.controller.reportWith(this.election.reachReport(this.clock.now())), this.core.isIsolated);
+    this.election.step(this.clock.now(), view, this.controller.reportWith(this.election.reachReport(this.clock.now()), this.servedClusterSize()), this.core.isIsolated);
   }
 
   private async startLinkWatch(): Promise<void> {
@@ -353,7 +360,7 @@ export class Agent {
       rendezvous: this.sessionHost,
       movedTo,
       facts: this.currentFacts,
-      ccp: this.controller ? this.controller.reportWith(this.election.reachReport(this.clock.now())) : null,
+      ccp: this.controller ? this.controller.reportWith(this.election.reachReport(this.clock.now()), this.servedClusterSize()) : null,
       term: this.election?.highestTerm ?? 0,
       ts: this.clock.now(),
     };

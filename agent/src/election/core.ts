@@ -24,6 +24,8 @@ export interface CcpReport {
   endpoint: string | null;
   /** Whether this member reaches the CCP (null: unknown). */
   reach?: boolean | null;
+  /** A server: the size of the cluster it serves, from its claim. */
+  clusterSize?: number | null;
 }
 
 export interface ViewMember {
@@ -74,7 +76,12 @@ export function mergeWinner(view: ViewMember[], candidates: CcpAssignment[]): Cc
   if (candidates.length === 0) return null;
   // A CCP's followers: the members whose report names its endpoint (generations of CCPs
   // started apart may coincide; endpoints do not).
-  const followers = (c: CcpAssignment) => view.filter((m) => m.ccp && (m.ccp.endpoint === c.endpoint || (m.card.host === c.host && m.ccp.role === 'server'))).length;
+  // The size its server reports covers followers not (yet) in this view.
+  const followers = (c: CcpAssignment) =>
+    Math.max(
+      view.filter((m) => m.ccp && (m.ccp.endpoint === c.endpoint || (m.card.host === c.host && m.ccp.role === 'server'))).length,
+      view.find((m) => m.card.host === c.host && m.ccp?.role === 'server')?.ccp?.clusterSize ?? 0,
+    );
   const card = (h: string) => view.find((m) => m.card.host === h)?.card;
   return [...candidates].sort((a, b) => {
     const f = followers(b) - followers(a);

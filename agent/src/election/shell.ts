@@ -21,6 +21,8 @@ export const LOSS_PROBES = 2;
 export const LOSS_MS = 1000;
 /** How long a host left alone by a lost session waits to rejoin before starting its own CCP. */
 export const REJOIN_GRACE_MS = 10_000;
+/** How long a CCP host's agent must answer from outside the view before its CCP is not ours. */
+export const ELSEWHERE_MS = 5000;
 
 type CcpReportLike = import('./core.js').CcpReport;
 
@@ -40,6 +42,9 @@ export interface ElectionShellDeps {
   publish: (kind: 'claim' | 'config', msg: SignedClaim | ClusterConfigMessage) => void;
   /** Presence must be sent again (the term or the CCP report changed). */
   presenceChanged: () => void;
+  /** When this agent started: a host alone right after its start is treated like one that just
+   * lost its group (it has not found the others yet). */
+  startedAt: number;
 }
 
 /**
@@ -59,7 +64,7 @@ export class ElectionShell {
   private viewKey = '';
   private viewStableSince = 0;
   private reach: { key: string; ok: boolean; at: number; failures: number; failingSince: number | null } | null = null;
-  private agentAlive: { host: string; ok: boolean; at: number } | null = null;
+  private agentAlive: { host: string; ok: boolean; at: number; elsewhereSince: number | null } | null = null;
   private lastGroupAt = 0;
   private rejected = { signature: 0, staleTerm: 0 };
 
@@ -73,6 +78,7 @@ export class ElectionShell {
     }
     const storedCfg = stored?.config ? CcpConfigSchema.safeParse((stored.config as { ccp: unknown }).ccp) : null;
     const cfg = storedCfg?.success && storedCfg.data.revision >= d.initialConfig.revision ? storedCfg.data : d.initialConfig;
+    this.lastGroupAt = stored ? d.startedAt : 0; // a restart, not a first boot: wait for the group
     this.state = { highestTerm: stored?.highestTerm ?? 0, highestGeneration: stored?.highestGeneration ?? 0, config: { revision: cfg.revision, ccp: cfg }, lastCcp: stored?.lastCcp ?? null };
   }
 
@@ -158,7 +164,24 @@ export class ElectionShell {
 
   /** Whether the CCP host's agent (its broker) answered a probe. */
   onAgentProbe(host: string, ok: boolean, now: number): void {
-    this.agentAlive = { host, ok, at: now };
+    const prev = this.agentAlive?.host === host ? this.agentAlive : null;
+    this.agentAlive = { host, ok, at: now, elsewhereSince: ok ? (prev?.elsewhereSince ?? now) : null };
+  }
+
+  /**
+   * The CCP host's agent answers but is not in this view: another cluster — or just restarted
+   * and about to be joined. Only when that has lasted ELSEWHERE_MS does it count.
+   */
+  private agentElsewhere(host: string, inView: boolean, now: number): boolean | null {
+    const a = this.agentAlive;
+    if (!a || a.host !== host || now - a.at > 2500) return null;
+    if (!a.ok) return false;
+    if (inView) {
+      a.elsewhereSince = null;
+      return true;
+    }
+    a.elsewhereSince ??= now;
+    return now - a.elsewhereSince >= ELSEWHERE_MS ? true : null;
   }
 
   /**
@@ -218,7 +241,7 @@ export class ElectionShell {
       highestTerm: this.state.highestTerm,
       highestGeneration: this.state.highestGeneration,
       ccpReachable: fresh,
-      ccpHostAgentAlive: probed && this.agentAlive?.host === probed.host && now - this.agentAlive.at < 2500 ? this.agentAlive.ok : null,
+      ccpHostAgentAlive: probed ? this.agentElsewhere(probed.host, inView.has(probed.host), now) : null,
       failed: this.failed,
       viewStableSince: this.viewStableSince,
       justLeftGroup: view.length === 1 && !isolated && this.lastGroupAt > 0 && now - this.lastGroupAt < REJOIN_GRACE_MS,

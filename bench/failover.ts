@@ -1,0 +1,77 @@
+import * as lab from '../agent/src/lab/lab.js';
+import type { LabStatus } from '../agent/src/lab/status.js';
+import { sleep, summarize, table, writeResult } from './lib.js';
+
+/**
+ * `npm run bench -- failover [--sizes 5,16] [--trials 10]`: in one lab per size, repeatedly
+ * cut the CCP host and measure, from the cable pull: (a) a new primary on the other side,
+ * (b) the second CCP started there, (c) that CCP ready and every member of the side following
+ * it; and from the restore: (d) one cluster with one CCP again. Status is polled every 100 ms,
+ * so each figure carries up to ~100 ms of polling granularity (and a status round of its own).
+ */
+function side(st: LabStatus, cut: string) {
+  return st.clusters.find((c) => !c.members.includes(cut) && c.members.length > 0) ?? null;
+}
+
+export async function failover(args: string[]): Promise<void> {
+  const arg = (k: string) => (args.includes(k) ? args[args.indexOf(k) + 1] : undefined);
+  const sizes = (arg('--sizes') ?? '5,16').split(',').map(Number);
+  const trials = Number(arg('--trials') ?? 10);
+  const name = 'benchfo';
+  const rows: (string | number)[][] = [];
+  const results: Record<string, unknown> = {};
+  for (const n of sizes) {
+    await lab.down(name).catch(() => undefined);
+    await lab.up({ name, hosts: n, subnet: '10.91.0.0/24' });
+    const m: Record<'a' | 'b' | 'c' | 'd', number[]> = { a: [], b: [], c: [], d: [] };
+    try {
+      const until = async (pred: (st: LabStatus) => boolean, timeoutMs = 60_000) => {
+        const t0 = Date.now();
+        for (;;) {
+          const st = await lab.status(name);
+          if (pred(st)) return st;
+          if (Date.now() - t0 > timeoutMs) throw new Error('timeout');
+          await sleep(100);
+        }
+      };
+      const settled = (st: LabStatus) => st.clusters.length === 1 && st.clusters[0]!.members.length === n && st.clusters[0]!.ccp?.ready === true && st.hosts.filter((h) => h.ccpRunning).length === 1;
+      await until(settled);
+      for (let t = 0; t < trials; t++) {
+        const before = (await lab.status(name)).clusters[0]!;
+        const cut = before.ccp!.host;
+        const t0 = Date.now();
+        await lab.cut(name, cut);
+        let a = 0;
+        let b = 0;
+        await until((st) => {
+          const s = side(st, cut);
+          const now = Date.now() - t0;
+          if (s && s.primary && s.primary !== before.primary && !a) a = now;
+          if (s && s.primary && !a && before.primary === cut) a = now;
+          if (s?.ccp && s.ccp.host !== cut && st.hosts.find((h) => h.name === s.ccp!.host)?.ccpRunning && !b) b = now;
+          const done = s?.ccp && s.ccp.host !== cut && s.ccp.ready && st.hosts.filter((h) => s.members.includes(h.name) && h.name !== s.ccp!.host).every((h) => h.following === s.ccp!.endpoint);
+          return Boolean(done);
+        });
+        const c = Date.now() - t0;
+        m.a.push(a || c);
+        m.b.push(b || c);
+        m.c.push(c);
+        const t1 = Date.now();
+        await lab.restore(name, cut);
+        await until(settled);
+        m.d.push(Date.now() - t1);
+        process.stdout.write(`N=${n} trial ${t + 1}: a ${m.a.at(-1)} ms, b ${m.b.at(-1)} ms, c ${c} ms, merge ${m.d.at(-1)} ms\n`);
+        await sleep(2000);
+      }
+    } finally {
+      await lab.down(name);
+    }
+    results[`N=${n}`] = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { ...summarize(v), samples: v }]));
+    for (const [k, label] of [['a', '(a) new primary'], ['b', '(b) second CCP started'], ['c', '(c) CCP ready, all following'], ['d', '(d) restore → merged']] as const) {
+      const s = summarize(m[k]);
+      rows.push([n, label, s.n, s.min, s.median, s.p90, s.max]);
+    }
+  }
+  process.stdout.write('\n' + table(['N', 'from the cable pull (restore for d)', 'n', 'min ms', 'median', 'p90', 'max'], rows) + '\n');
+  process.stdout.write(`written to ${writeResult('failover', results)}\n`);
+}
