@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
+import { CLI_PATH } from '../util/paths.js';
 import { AGENT_NODE_FLAGS } from '../daemon/node-flags.js';
 import { isSameProcess, procIdentity } from '../lab/record.js';
 import { run, tryRun } from '../util/exec.js';
@@ -50,10 +49,7 @@ export class SystemdServices implements ServiceManager {
   }
 }
 
-const CLI = (() => {
-  const here = fileURLToPath(import.meta.url);
-  return here.endsWith('.ts') ? resolve(dirname(here), '../../../dist/agent/src/cli/main.js') : resolve(dirname(here), '../cli/main.js');
-})();
+const CLI = CLI_PATH;
 
 /**
  * The lab: each unit runs under `infravisor ccp supervise`, detached in its own session, with

@@ -100,7 +100,7 @@ export function readYaml(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, [{ path: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code})` }]);
+    throw new ConfigError(file, [{ path: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code}); pass --config with the path of a YAML config (see docs/config.md)` }]);
   }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -111,15 +111,5 @@ export function readYaml(file: string): unknown {
 
 /** Reads, parses and validates a YAML config file. Every failure is a ConfigError (exit 2). */
 export function loadConfig(file: string): AgentConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, [{ path: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code}); pass --config with the path of a YAML config (see docs/config.md)` }]);
-  }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(file, doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}` : '', message: e.message.split('\n')[0] ?? e.message })));
-  }
-  return resolveConfig(validateConfig(doc.toJS(), file), file);
+  return resolveConfig(validateConfig(readYaml(file), file), file);
 }

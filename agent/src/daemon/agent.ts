@@ -75,6 +75,7 @@ export class Agent {
   private notify: SdNotify | null = null;
   private statusText = '';
   private controller!: CcpController;
+  private servedSize: number | null = null;
   private election!: ElectionShell;
 
   private readonly deps: AgentDeps;
@@ -183,10 +184,13 @@ export class Agent {
     this.timers.push(probe);
   }
 
-  /** The size of the cluster this host's CCP serves, when it is the CCP host. */
+  /** The size of the cluster this host's CCP serves, when it is the CCP host. Kept across a
+   * change of broker (claims are per broker), since that is when a merge compares sizes. */
   private servedClusterSize(): number | null {
     const c = this.election.claim;
-    return c?.ccp?.host === this.cfg.host.name ? c.members.length : null;
+    if (c?.ccp?.host === this.cfg.host.name) this.servedSize = c.members.length;
+    if (this.controller.report.role !== 'server') this.servedSize = null;
+    return this.servedSize;
   }
 
   private electionStep(): void {

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { CLI_PATH, REPO_ROOT } from '../util/paths.js';
 import { stringify } from 'yaml';
 import { fetchStatus } from '../status/server.js';
 import { AGENT_NODE_FLAGS } from '../daemon/node-flags.js';
@@ -18,11 +18,9 @@ import { aggregate, type LabStatus } from './status.js';
 import { checkLabName, hostOf, isSameProcess, labDir, labRoot, loadRecord, procIdentity, recordFile, saveRecord, withLock, type LabHost, type LabRecord } from './record.js';
 
 /** The built CLI the agents run (also when this module is loaded from source by the tests). */
-const HERE = fileURLToPath(import.meta.url);
-const REPO = HERE.endsWith('.ts') ? resolve(dirname(HERE), '../../..') : resolve(dirname(HERE), '../../../..');
-const CLI = join(REPO, 'dist/agent/src/cli/main.js');
+const CLI = CLI_PATH;
 /** The lab's CCP: a real k3s when K3S_BIN names one, else the k3s stand-in test fixture. */
-export const LAB_K3S = process.env.K3S_BIN ?? join(REPO, 'test/fixtures/k3s-standin/k3s');
+export const LAB_K3S = process.env.K3S_BIN ?? join(REPO_ROOT, 'test/fixtures/k3s-standin/k3s');
 
 const SAMPLE_CLUSTER_CONFIG = {
   version: 1,
