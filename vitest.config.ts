@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The fault-handling scenarios run on their own (npm run test:failover) for now.
+    exclude: ['test/scenarios/**', 'node_modules/**'],
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -1,6 +1,5 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { NAME_RE } from '../config/schema.js';
 import type { Secret } from '../config/secret.js';
 import { K3S_COMPONENTS } from './k3s/keys.js';
 
@@ -66,8 +65,4 @@ export type CcpHost = z.output<typeof CcpHostSchema>;
 export function deriveK3sToken(secret: Secret, cluster: string): string {
   const mac = createHmac('sha256', secret.reveal()).update(`infravisor k3s token v1 ${cluster}`).digest('base64url');
   return `ivr-${mac.slice(0, 40)}`;
-}
-
-export function checkClusterName(name: string): void {
-  if (!NAME_RE.test(name)) throw new Error(`cluster name ${name} is not a DNS label`);
 }

@@ -279,6 +279,8 @@ export class ElectionShell {
     const c = this.current;
     return {
       role: this.role,
+      /** What the primary is doing or waiting for. */
+      reason: this.role === 'primary' ? this.reason : null,
       term: c?.term ?? 0,
       highestTerm: this.state.highestTerm,
       highestGeneration: this.state.highestGeneration,

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { blockedPairs, parseGroups } from './partition.js';
 import { renderRuleset } from './nft.js';
 import * as netns from './netns.js';
 import { aggregate, type LabStatus } from './status.js';
-import { checkLabName, hostOf, isSameProcess, labDir, labRoot, loadRecord, procIdentity, recordFile, saveRecord, withLock, type LabHost, type LabRecord } from './record.js';
+import { checkLabName, hostOf, isSameProcess, labDir, loadRecord, procIdentity, recordFile, saveRecord, withLock, type LabHost, type LabRecord } from './record.js';
 
 /** The built CLI the agents run (also when this module is loaded from source by the tests). */
 const CLI = CLI_PATH;
@@ -374,10 +374,3 @@ async function removeLab(name: string): Promise<{ namespaces: string[]; agents: 
   return { namespaces: removed, agents };
 }
 
-export function listLabs(): string[] {
-  try {
-    return readdirSync(labRoot()).filter((n) => existsSync(join(labRoot(), n, 'lab.json')));
-  } catch {
-    return [];
-  }
-}

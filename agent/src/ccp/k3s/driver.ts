@@ -8,7 +8,7 @@ import { probeReady, type Health } from '../health.js';
 import type { ServiceManager } from '../service.js';
 import { writeFileAtomic } from '../../state/atomic-file.js';
 import { CommandError, run } from '../../util/exec.js';
-import { agentConfig, paths, renderAgentFiles, renderInitScript, renderServerFiles, type AgentSpec, type RenderedFile, type ServerSpec } from './render.js';
+import { paths, renderAgentFiles, renderInitScript, renderServerFiles, type AgentSpec, type RenderedFile, type ServerSpec } from './render.js';
 
 const MarkerSchema = z.object({ cluster: z.string(), generation: z.number().int(), host: z.string(), config: z.string() });
 
@@ -118,10 +118,5 @@ export class K3sDriver implements CcpDriver {
 
   async stopAgent(): Promise<void> {
     await this.services.stop('k3s-agent');
-  }
-
-  /** For `ccp render`: validates without a service manager's side effects. */
-  static validateAgent(spec: AgentSpec): void {
-    agentConfig(spec);
   }
 }
