@@ -176,7 +176,12 @@ export class Agent {
       inFlight = true;
       const card = a.host === this.cfg.host.name ? this.card() : this.core.members.get(a.host)?.card;
       void Promise.all([
-        this.controller.probe(a).then((ok) => this.election.onReach(`${a.generation}@${a.endpoint}`, ok, this.clock.now())),
+        this.controller.probe(a).then((ok) => {
+          // Members report whether they reach the CCP: republish when that judgement changes.
+          const before = this.election.reachReport(this.clock.now());
+          this.election.onReach(`${a.generation}@${a.endpoint}`, ok, this.clock.now());
+          if (this.election.reachReport(this.clock.now()) !== before) this.later('presence', 50, () => void this.publishPresence('online'));
+        }),
         card ? probeTcp(card.address, card.port, 1500).then((ok) => this.election.onAgentProbe(a.host, ok, this.clock.now())) : undefined,
       ]).finally(() => (inFlight = false));
     }, 500);

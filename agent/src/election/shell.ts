@@ -290,6 +290,8 @@ export class ElectionShell {
       placement: c?.placement ?? null,
       configRevision: this.state.config?.revision ?? 0,
       rejectedClaims: { ...this.rejected },
+      /** The last probes of the CCP and of its host's agent, as the decision uses them. */
+      probes: { ccp: this.reach ? { ...this.reach } : null, agent: this.agentAlive ? { ...this.agentAlive } : null },
     };
   }
 }
