@@ -4,7 +4,7 @@ import type { CcpReport, LocalCcpGoal } from '../election/core.js';
 import { errorMessage } from '../util/errors.js';
 import type { CcpConfig, CcpHost } from './config.js';
 import type { CcpDriver } from './driver.js';
-import { probeReady } from './health.js';
+import { probeTcp } from '../transport/probe.js';
 
 /**
  * Carries out this host's CCP goal through the driver, one operation at a time: run the
@@ -133,9 +133,11 @@ export class CcpController {
       if (state !== this.report_.state) this.set({ ...this.report_, state });
       return h.reachable;
     }
-    const h = await probeReady(assignment.endpoint, { timeoutMs: 1500, path: '/ping' });
-    this.ready = h.reachable;
-    return h.reachable;
+    // A follower only needs to know that the CCP's port answers: a TCP connect, not a TLS handshake.
+    const u = new URL(assignment.endpoint);
+    const ok = await probeTcp(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port), 1500, 2);
+    this.ready = ok;
+    return ok;
   }
 
   private set(r: CcpReport): void {

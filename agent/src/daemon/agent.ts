@@ -170,11 +170,20 @@ export class Agent {
     });
     // The CCP this host runs or follows is probed twice a second.
     let inFlight = false;
+    let lastCalm = 0;
     const probe = setInterval(() => {
       const a = this.election.assignment;
       if (!a || inFlight) return;
+      const self = a.host === this.cfg.host.name;
+      const member = self ? null : this.core.members.get(a.host);
+      // Twice a second only while the CCP host is out of this view (a decision may hang on it);
+      // every 2 s otherwise (this host's own readiness, or a follower's reach report).
+      const calm = self || member?.status === 'online';
+      if (calm && this.clock.now() - lastCalm < 2000) return;
+      if (calm) lastCalm = this.clock.now();
       inFlight = true;
-      const card = a.host === this.cfg.host.name ? this.card() : this.core.members.get(a.host)?.card;
+      // The CCP host's agent matters only while the host is out of this view.
+      const card = member && member.status !== 'online' ? member.card : undefined;
       void Promise.all([
         this.controller.probe(a).then((ok) => {
           // Members report whether they reach the CCP: republish when that judgement changes.

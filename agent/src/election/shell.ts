@@ -23,6 +23,8 @@ export const LOSS_MS = 1000;
 export const REJOIN_GRACE_MS = 10_000;
 /** How long a CCP host's agent must answer from outside the view before its CCP is not ours. */
 export const ELSEWHERE_MS = 5000;
+/** How long a probe result stays valid: longer than the calm probe period (2 s) plus a probe. */
+export const REACH_FRESH_MS = 5000;
 
 type CcpReportLike = import('./core.js').CcpReport;
 
@@ -174,7 +176,7 @@ export class ElectionShell {
    */
   private agentElsewhere(host: string, inView: boolean, now: number): boolean | null {
     const a = this.agentAlive;
-    if (!a || a.host !== host || now - a.at > 2500) return null;
+    if (!a || a.host !== host || now - a.at > REACH_FRESH_MS) return null;
     if (!a.ok) return false;
     if (inView) {
       a.elsewhereSince = null;
@@ -191,7 +193,7 @@ export class ElectionShell {
    */
   private reachable(key: string, now: number): boolean | null {
     const r = this.reach;
-    if (!r || r.key !== key || now - r.at > 2500) return null;
+    if (!r || r.key !== key || now - r.at > REACH_FRESH_MS) return null;
     if (r.ok) return true;
     return r.failures >= LOSS_PROBES && r.failingSince !== null && now - r.failingSince >= LOSS_MS ? false : null;
   }

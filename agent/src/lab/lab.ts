@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -337,6 +337,31 @@ async function stopAgent(h: LabHost): Promise<void> {
  * namespaces, its files. Works from the on-disk record after a crash, and from the naming
  * convention when even the record is gone.
  */
+/**
+ * Supervisors whose state directory lies in this lab were started by its agents: any still
+ * running (a unit restarted twice over leaves one the state file no longer names) is stopped.
+ */
+async function sweepSupervisors(dir: string): Promise<void> {
+  const mine: number[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number)) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const i = argv.indexOf('--state-dir');
+      if (argv.includes('supervise') && i >= 0 && argv[i + 1]?.startsWith(`${dir}/`)) mine.push(pid);
+    } catch {
+      /* gone */
+    }
+  }
+  for (const pid of mine) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  for (let i = 0; i < 100 && mine.some((p) => procIdentity(p)); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
 export async function down(name: string): Promise<{ namespaces: string[]; agents: number }> {
   requireRoot();
   checkLabName(name);
@@ -364,6 +389,7 @@ async function removeLab(name: string): Promise<{ namespaces: string[]; agents: 
       }),
     );
   }
+  await sweepSupervisors(labDir(name));
   const prefix = `${NS_PREFIX}${name}-`;
   const present = (await netns.listNamespaces()).filter((ns) => ns.startsWith(prefix));
   const removed: string[] = [];
