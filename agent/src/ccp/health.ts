@@ -12,14 +12,14 @@ export interface Health {
 
 /**
  * The CCP's readiness: GET /readyz on the API endpoint over HTTPS, verified with the cluster
- * CA when its file is at hand (the CCP host's server-ca.crt, or a follower's copy), else
- * without verification (then it answers "reachable", which is what a follower needs to know).
+ * CA when its file is at hand (the CCP host's server-ca.crt), else without verification.
+ * (Followers only check that the port answers: a TCP probe, see ccp/controller.ts.)
  * node:https, not fetch(): see daemon/node-flags.ts.
  */
-export function probeReady(endpoint: string, opts: { caFile?: string; timeoutMs?: number; path?: string } = {}): Promise<Health> {
+export function probeReady(endpoint: string, opts: { caFile?: string; timeoutMs?: number } = {}): Promise<Health> {
   const t0 = Date.now();
   const ca = opts.caFile && existsSync(opts.caFile) ? readFileSync(opts.caFile) : undefined;
-  const url = new URL(opts.path ?? '/readyz', endpoint);
+  const url = new URL('/readyz', endpoint);
   return new Promise((resolve) => {
     const done = (h: Omit<Health, 'ms'>) => resolve({ ...h, ms: Date.now() - t0 });
     const req = request(url, { method: 'GET', timeout: opts.timeoutMs ?? 900, ...(ca ? { ca } : { rejectUnauthorized: false }) }, (res) => {

@@ -65,7 +65,7 @@ function macFor(lab: string, kind: number, i: number): string {
   return ['02', kind.toString(16).padStart(2, '0'), h[0]!.toString(16).padStart(2, '0'), h[1]!.toString(16).padStart(2, '0'), ((i >> 8) & 255).toString(16).padStart(2, '0'), (i & 255).toString(16).padStart(2, '0')].join(':');
 }
 
-function startAgent(rec: LabRecord, h: LabHost): LabHost['agent'] {
+function startAgent(h: LabHost): LabHost['agent'] {
   const fd = openSync(h.log, 'a', 0o600);
   try {
     const child = spawn('ip', ['netns', 'exec', h.ns, process.execPath, ...AGENT_NODE_FLAGS, CLI, 'agent', '--config', h.config], { detached: true, stdio: ['ignore', fd, fd] });
@@ -175,7 +175,7 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
       for (let i = 0; i < hosts.length; i += wave) {
         const batch = hosts.slice(i, i + wave);
         for (const h of batch) {
-          h.agent = startAgent(rec, h);
+          h.agent = startAgent(h);
           startedAt[h.name] = lastStartAt = Date.now();
         }
         saveRecord(rec);
@@ -297,7 +297,7 @@ export function start(name: string, host: string, waitMs = 30_000): Promise<numb
   return change(name, async (rec) => {
     const h = hostOf(rec, host);
     if (h.agent && isSameProcess(h.agent)) throw new LabError(`the agent of ${host} is already running (pid ${h.agent.pid})`, 'LAB_STATE');
-    h.agent = startAgent(rec, h);
+    h.agent = startAgent(h);
     saveRecord(rec);
     await waitReady([h], waitMs);
     return h.agent!.pid;
