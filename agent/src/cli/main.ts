@@ -47,6 +47,10 @@ const ccp = program.command('ccp').description('the cluster control plane (k3s):
 const { registerCcpCommands } = await import('./ccp-command.js');
 registerCcpCommands(ccp);
 
+const runtime = program.command('runtime').description('change the container runtime of this host (containerd → CRI-O) without stopping its workloads first');
+const { registerRuntimeCommands } = await import('./runtime-command.js');
+registerRuntimeCommands(runtime);
+
 const lab = program.command('lab').description('an emulated cluster of hosts on this machine, built from network namespaces');
 const { registerLabCommands } = await import('./lab-command.js');
 registerLabCommands(lab, Option);

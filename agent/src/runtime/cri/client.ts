@@ -1,0 +1,126 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../util/paths.js';
+import { RuntimeError } from '../errors.js';
+import type { ContainerConfig, ContainerStatus, CriContainer, CriImage, PodSandbox, PodSandboxConfig } from './types.js';
+
+const PROTO = join(REPO_ROOT, 'agent/proto/cri-runtime-v1.proto');
+
+type Unary = (req: unknown, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
+
+let loaded: grpc.GrpcObject | null = null;
+function definitions(): grpc.GrpcObject {
+  loaded ??= grpc.loadPackageDefinition(
+    protoLoader.loadSync(PROTO, { keepCase: false, longs: Number, enums: String, defaults: true }),
+  );
+  return loaded;
+}
+
+/**
+ * A CRI (runtime.v1) client over a Unix socket: the RuntimeService and ImageService calls the
+ * migration needs. Every call has a deadline; failures become RuntimeError with the method,
+ * the endpoint and the gRPC status, so "socket missing" and "runtime refused" read differently.
+ */
+export class CriClient {
+  private readonly runtime: grpc.Client;
+  private readonly images: grpc.Client;
+
+  constructor(
+    readonly endpoint: string,
+    private readonly timeoutMs = 30_000,
+  ) {
+    const path = endpoint.replace(/^unix:\/\//, '');
+    if (!existsSync(path)) {
+      throw new RuntimeError('CRI_UNREACHABLE', `CRI endpoint ${path} does not exist: is the runtime running? Pass its socket with --target-endpoint/--source-endpoint.`);
+    }
+    const pkg = (definitions().runtime as grpc.GrpcObject).v1 as grpc.GrpcObject;
+    const address = `unix://${path}`;
+    const creds = grpc.credentials.createInsecure();
+    const opts = { 'grpc.max_receive_message_length': 16 * 1024 * 1024 };
+    this.runtime = new (pkg.RuntimeService as grpc.ServiceClientConstructor)(address, creds, opts);
+    this.images = new (pkg.ImageService as grpc.ServiceClientConstructor)(address, creds, opts);
+  }
+
+  private call<T>(client: grpc.Client, method: string, req: object, timeoutMs = this.timeoutMs): Promise<T> {
+    const fn = (client as unknown as Record<string, Unary>)[method];
+    if (!fn) throw new Error(`unknown CRI method ${method}`);
+    return new Promise((resolve, reject) => {
+      fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err) {
+          const status = grpc.status[err.code] ?? String(err.code);
+          const code = err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED ? 'CRI_UNREACHABLE' : 'CRI_CALL';
+          reject(new RuntimeError(code, `CRI ${method} on ${this.endpoint} failed (${status}): ${err.details || err.message}`, { cause: err }));
+        } else resolve(res as T);
+      });
+    });
+  }
+
+  version(): Promise<{ version: string; runtimeName: string; runtimeVersion: string; runtimeApiVersion: string }> {
+    return this.call(this.runtime, 'Version', { version: 'v1' }, Math.min(this.timeoutMs, 5000));
+  }
+
+  async listPodSandbox(): Promise<PodSandbox[]> {
+    return (await this.call<{ items: PodSandbox[] }>(this.runtime, 'ListPodSandbox', {})).items;
+  }
+
+  async podSandboxStatus(id: string): Promise<{ status: PodSandbox; info: Record<string, string> }> {
+    return this.call(this.runtime, 'PodSandboxStatus', { podSandboxId: id, verbose: true });
+  }
+
+  async runPodSandbox(config: PodSandboxConfig, runtimeHandler = ''): Promise<string> {
+    return (await this.call<{ podSandboxId: string }>(this.runtime, 'RunPodSandbox', { config, runtimeHandler })).podSandboxId;
+  }
+
+  async stopPodSandbox(id: string): Promise<void> {
+    await this.call(this.runtime, 'StopPodSandbox', { podSandboxId: id });
+  }
+
+  async removePodSandbox(id: string): Promise<void> {
+    await this.call(this.runtime, 'RemovePodSandbox', { podSandboxId: id });
+  }
+
+  async listContainers(podSandboxId?: string): Promise<CriContainer[]> {
+    const filter = podSandboxId ? { podSandboxId } : {};
+    return (await this.call<{ containers: CriContainer[] }>(this.runtime, 'ListContainers', { filter })).containers;
+  }
+
+  async containerStatus(id: string): Promise<{ status: ContainerStatus; info: Record<string, string> }> {
+    return this.call(this.runtime, 'ContainerStatus', { containerId: id, verbose: true });
+  }
+
+  async createContainer(podSandboxId: string, config: ContainerConfig, sandboxConfig: PodSandboxConfig): Promise<string> {
+    return (await this.call<{ containerId: string }>(this.runtime, 'CreateContainer', { podSandboxId, config, sandboxConfig })).containerId;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.call(this.runtime, 'StartContainer', { containerId: id });
+  }
+
+  async stopContainer(id: string, timeoutS = 10): Promise<void> {
+    await this.call(this.runtime, 'StopContainer', { containerId: id, timeout: timeoutS }, (timeoutS + 10) * 1000);
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    await this.call(this.runtime, 'RemoveContainer', { containerId: id });
+  }
+
+  async execSync(id: string, cmd: string[], timeoutS = 10): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    const r = await this.call<{ stdout: Buffer; stderr: Buffer; exitCode: number }>(this.runtime, 'ExecSync', { containerId: id, cmd, timeout: timeoutS }, (timeoutS + 5) * 1000);
+    return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exitCode: r.exitCode };
+  }
+
+  async imageStatus(image: string): Promise<CriImage | null> {
+    return (await this.call<{ image: CriImage | null }>(this.images, 'ImageStatus', { image: { image } })).image;
+  }
+
+  async listImages(): Promise<CriImage[]> {
+    return (await this.call<{ images: CriImage[] }>(this.images, 'ListImages', {})).images;
+  }
+
+  close(): void {
+    this.runtime.close();
+    this.images.close();
+  }
+}
