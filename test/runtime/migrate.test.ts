@@ -14,6 +14,12 @@ import { CriDeployer } from '../../agent/src/runtime/target/cri.js';
 import { PodmanDeployer } from '../../agent/src/runtime/target/podman.js';
 import { ContainerdStore, ContainersStorage } from '../../agent/src/runtime/target/store.js';
 import { run } from '../../agent/src/util/exec.js';
+import { CcpConfigSchema, CcpHostSchema, deriveK3sToken, type CcpConfig } from '../../agent/src/ccp/config.js';
+import { K3sDriver } from '../../agent/src/ccp/k3s/driver.js';
+import { SupervisedServices } from '../../agent/src/ccp/service.js';
+import { Secret } from '../../agent/src/config/secret.js';
+import { ControlPlaneHandover } from '../../agent/src/runtime/control-plane.js';
+import { K3S_BIN } from '../support/k3s.js';
 import { buildImages, containerPrerequisites, TestContainerd, TestStore } from '../support/containerd.js';
 import { describeIf } from '../support/native.js';
 
@@ -224,16 +230,33 @@ describeIf(containerPrerequisites(), 'runtime migration: CRI target, crashes, ro
     if (base) rmSync(base, { recursive: true, force: true });
   }, 120_000);
 
-  it('deploys through CRI on a second runtime endpoint: same pod metadata, labels, config, state', async () => {
+  it('deploys through CRI on a second runtime endpoint with the control plane: same pod metadata, labels, config, state', async () => {
     const dst = await TestContainerd.start(join(base, 'dst'));
     const dstCri = dst.cri();
+    // This host's CCP (the k3s stand-in under the real driver and supervisor), moved along in step 5.
+    const cpDir = join(base, 'ccp');
+    const local = CcpHostSchema.parse({ bin: K3S_BIN, configRoot: join(cpDir, 'etc'), dataDir: join(cpDir, 'data'), port: 27000 + Math.floor(Math.random() * 1000), service: 'supervisor', archiveDir: join(cpDir, 'archive') });
+    mkdirSync(join(cpDir, 'run'), { recursive: true });
+    const services = new SupervisedServices(join(cpDir, 'run'));
+    const host = { name: 'cp', addresses: ['127.0.0.92'] };
+    const token = deriveK3sToken(new Secret('runtime-migration-test-secret'), 'lab');
+    const ccp = CcpConfigSchema.parse({});
     try {
+      await new K3sDriver(local, services).startServer({ cluster: 'lab', generation: 7, host, ccp, local, token });
       await dst.importLayout(layoutDir).catch(() => undefined);
       const [app] = await runPod(srcCri, 'db', [{ name: 'postgres', image: BUSYBOX }]);
       const stateDir = join(base, 'state-cri');
-      const m = new Migration(deps({ store: new ContainerdStore(dst.socket), deployer: new CriDeployer(dstCri) }, stateDir));
+      const controlPlane = new ControlPlaneHandover({ driverFor: (l, u) => new K3sDriver(l, services, u), local, cluster: 'lab', host, ccp, token, runtimeEndpoint: dst.socket, readyTimeoutMs: 30_000, log: silentLogger() });
+      let promoted: CcpConfig | null = null;
+      const m = new Migration(deps({ store: new ContainerdStore(dst.socket), deployer: new CriDeployer(dstCri), controlPlane, onPromoted: (c) => (promoted = c) }, stateDir));
       const report = await m.migrate({ to: 'cri-o', only: ['postgres'], parallel: 1, dryRun: false, resume: false });
       expect(report.containers.map((c) => [c.name, c.phase, c.error])).toEqual([[app!.name, 'done', null]]);
+      expect(report.ok).toBe(true);
+      expect(report.controlPlane).toMatchObject({ phase: 'promoted', generation: 7, endpoint: `https://127.0.0.92:${local.port}` });
+      expect(promoted!.k3s.containerRuntimeEndpoint).toBe(dst.socket);
+      expect(readFileSync(join(local.configRoot, 'config.yaml'), 'utf8')).toContain(`container-runtime-endpoint: ${dst.socket}`);
+      expect(existsSync(join(report.controlPlane!.archivedTo!, 'ARCHIVED.json'))).toBe(true);
+      expect(journalFile(stateDir).read()!.controlPlane!.phase).toBe('promoted');
 
       const pods = await dstCri.listPodSandbox();
       expect(pods).toHaveLength(1);
@@ -252,6 +275,7 @@ describeIf(containerPrerequisites(), 'runtime migration: CRI target, crashes, ro
       const srcPod = (await srcCri.listPodSandbox()).find((p) => p.metadata.name === 'db')!;
       expect(srcPod.state).toBe('SANDBOX_NOTREADY');
     } finally {
+      for (const u of ['k3s', 'k3s-next'] as const) await services.stop(u).catch(() => undefined);
       dstCri.close();
       await dst.stop();
     }

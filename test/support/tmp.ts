@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
+import { onTestFinished } from 'vitest';
 
-/** A temporary directory removed after the test, whether it passed or failed. */
+/** A temporary directory for the running test, removed when it finishes, passed or failed. */
 export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'infravisor-test-'));
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }

@@ -8,7 +8,8 @@ import { run, tryRun } from '../util/exec.js';
 import { q, type ServiceCommands } from './k3s/render.js';
 import { supervisorStateFile } from './supervisor.js';
 
-export type Unit = 'k3s' | 'k3s-agent';
+/** k3s-next: the second control plane a runtime migration runs beside the first (agent/systemd/k3s-next.service). */
+export type Unit = 'k3s' | 'k3s-agent' | 'k3s-next';
 
 /** How k3s processes are started, stopped and checked. */
 export interface ServiceManager {

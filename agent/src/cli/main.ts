@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { InfravisorError, errorMessage } from '../util/errors.js';
 
 /**
@@ -8,6 +8,8 @@ import { InfravisorError, errorMessage } from '../util/errors.js';
  */
 const program = new Command();
 program.name('infravisor').description('Fault-handling agent for clusters of Raspberry-Pi-class hosts').showHelpAfterError();
+// Usage errors throw (subcommands made after this inherit it); the handler below exits 2.
+program.exitOverride();
 
 program
   .command('agent')
@@ -55,13 +57,12 @@ const lab = program.command('lab').description('an emulated cluster of hosts on 
 const { registerLabCommands } = await import('./lab-command.js');
 registerLabCommands(lab, Option);
 
-program.exitOverride((err) => {
-  process.exit(err.exitCode === 0 ? 0 : 2);
-});
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
+  // Usage errors of subcommands (a missing required option, an unknown flag): commander has printed them.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   if (err instanceof InfravisorError) {
     process.stderr.write(`infravisor: ${err.message}\n`);
     process.exit(err.exitCode);

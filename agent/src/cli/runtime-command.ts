@@ -21,7 +21,10 @@ function common(cmd: Command): Command {
     .option('--parallel <n>', 'containers moved at once', '1')
     .option('--state-dir <dir>', 'where the migration journal is kept', '/var/lib/infravisor')
     .option('--work-dir <dir>', 'OCI layout for the images in transit (default: STATE_DIR/runtime/layout)')
-    .option('--json', 'print JSON');
+    .option('--json', 'print JSON')
+    .option('--control-plane', 'move this host\'s CCP (k3s server) too: a second server for the new runtime, the first archived, the second promoted (stop the agent first)')
+    .option('--agent-config <file>', 'the agent configuration (CCP settings, cluster, secret) for --control-plane', '/etc/infravisor/agent.yaml')
+    .option('--ccp-next-port <port>', 'API port of the second k3s server while both run (default: the CCP port + 1)');
 }
 
 function printPlan(plan: Plan): void {
@@ -38,6 +41,7 @@ function printReport(r: MigrationReport): void {
   for (const c of r.containers) {
     process.stdout.write(`  ${c.name.padEnd(40)} ${c.phase.padEnd(12)} ${c.freezeMs === null ? '' : `frozen ${c.freezeMs} ms`}${c.error ? `  ${c.error}` : ''}\n`);
   }
+  if (r.controlPlane) process.stdout.write(`  control plane: ${r.controlPlane.phase}${r.controlPlane.endpoint ? ` (${r.controlPlane.endpoint})` : ''}${r.controlPlane.archivedTo ? `; the first is archived in ${r.controlPlane.archivedTo}` : ''}\n`);
   process.stdout.write(`${r.ok ? 'migrated' : 'NOT fully migrated'}: ${r.containers.filter((c) => c.phase === 'done').length}/${r.containers.length} container(s) to ${r.to} in ${(r.totalMs / 1000).toFixed(1)} s (pre-copy ${(r.precopyMs / 1000).toFixed(1)} s); journal ${r.id}\n`);
 }
 
@@ -63,9 +67,10 @@ export function registerRuntimeCommands(rt: Command): void {
     .option('--dry-run', 'inventory and plan only; change nothing')
     .option('--resume', 'finish the migration recorded in the journal (after a crash or a failure)')
     .action(async (raw: Record<string, unknown>) => {
-      const { parseRuntimeOptions, createMigration } = await import('../runtime/setup.js');
+      const { parseRuntimeOptions, createMigration, checkAgentStopped } = await import('../runtime/setup.js');
       const { createLogger } = await import('../log/logger.js');
       const o = parseRuntimeOptions(raw);
+      if (!raw.dryRun) await checkAgentStopped(o);
       const { migration, close } = createMigration(o, createLogger({ level: raw.json ? 'warn' : 'info', destination: 2 }));
       try {
         const report = await migration.migrate({ to: o.to, only: o.only, parallel: o.parallel, dryRun: !!raw.dryRun, resume: !!raw.resume });

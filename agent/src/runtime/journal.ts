@@ -18,6 +18,8 @@ import type { TargetRef } from './target/deployer.js';
  */
 export const PHASES = ['planned', 'precopied', 'frozen', 'captured', 'stored', 'deploying', 'verified', 'done', 'rolled-back', 'failed'] as const;
 export type Phase = (typeof PHASES)[number];
+export const CP_PHASES = ['second-ready', 'first-archived', 'promoted', 'abandoned'] as const;
+export type ControlPlanePhase = (typeof CP_PHASES)[number];
 
 export interface Entry {
   workload: Workload;
@@ -43,7 +45,8 @@ export interface Journal {
   /** Target pod sandboxes made so far: source pod id → target pod id. */
   pods: Record<string, string>;
   entries: Entry[];
-  controlPlane?: { phase: 'started' | 'handed-over' | 'decommissioned'; archivedTo?: string; endpoint?: string };
+  /** Step 5: second server ready → first archived → second promoted into the standard slot. */
+  controlPlane?: { phase: ControlPlanePhase; generation: number; archivedTo?: string | null; endpoint?: string };
 }
 
 const NEXT: Record<Phase, Phase[]> = {
@@ -96,7 +99,8 @@ export function recovery(phase: Phase): Recovery {
 }
 
 export function finished(j: Journal): boolean {
-  return j.entries.every((e) => e.phase === 'done' || e.phase === 'rolled-back');
+  const cpEnded = !j.controlPlane || j.controlPlane.phase === 'promoted' || j.controlPlane.phase === 'abandoned';
+  return cpEnded && j.entries.every((e) => e.phase === 'done' || e.phase === 'rolled-back');
 }
 
 export function newEntry(workload: Workload, at: number): Entry {
@@ -111,7 +115,7 @@ const JournalSchema = z.object({
   updatedAt: z.number(),
   pods: z.record(z.string(), z.string()),
   entries: z.array(z.object({ workload: z.object({ id: z.string(), name: z.string() }).passthrough(), phase: z.enum(PHASES), history: z.array(z.object({ phase: z.enum(PHASES), at: z.number() })) }).passthrough()),
-  controlPlane: z.object({ phase: z.enum(['started', 'handed-over', 'decommissioned']) }).passthrough().optional(),
+  controlPlane: z.object({ phase: z.enum(CP_PHASES), generation: z.number().int() }).passthrough().optional(),
 });
 
 export function journalFile(stateDir: string): StateFile<Journal> {

@@ -13,6 +13,8 @@ import type { CriClient } from './cri/client.js';
 import type { Containerd } from './source/containerd.js';
 import { stateImageName, type Deployer, type TargetRef } from './target/deployer.js';
 import type { ImageStore } from './target/store.js';
+import type { ControlPlaneHandover } from './control-plane.js';
+import type { CcpConfig } from '../ccp/config.js';
 
 export interface MigrationDeps {
   source: Containerd;
@@ -25,6 +27,10 @@ export interface MigrationDeps {
   platform: Platform;
   log: Logger;
   now?: () => number;
+  /** Step 5, when the control plane moves too (`--control-plane`). */
+  controlPlane?: ControlPlaneHandover;
+  /** Called once the promoted control plane is ready, with the CCP configuration it runs (to persist it). */
+  onPromoted?: (config: CcpConfig) => void;
 }
 
 export interface MigrateOptions {
@@ -58,6 +64,7 @@ export interface MigrationReport {
   totalMs: number;
   precopyMs: number;
   plan: Plan;
+  controlPlane: Journal['controlPlane'] | null;
   containers: ContainerReport[];
 }
 
@@ -145,6 +152,14 @@ export class Migration {
       if (this.j.entries[i]!.phase === 'rolled-back' && opts.resume) this.set(i, 'planned', { error: undefined, target: undefined, freezeMs: undefined });
     }
 
+    // Step 5, first half: the second control plane, for the new runtime, beside the first.
+    const cp = this.d.controlPlane;
+    if (cp && (!this.j.controlPlane || this.j.controlPlane.phase === 'second-ready')) {
+      const { endpoint, generation } = await cp.startSecond();
+      this.j.controlPlane = { phase: 'second-ready', generation, endpoint };
+      this.save();
+    }
+
     // Step 2: pre-copy every base image while the containers run.
     const tp = this.now();
     const bases = new Map<string, BaseImage>();
@@ -175,6 +190,8 @@ export class Migration {
     // Steps 3 and 4, container by container (at most --parallel at once).
     await pool(todo, opts.parallel, (i) => this.moveOne(i, bases.get(this.j.entries[i]!.workload.image)!, opts.verifyTimeoutMs ?? 10_000));
     await this.stopEmptySourcePods();
+    // Step 5, second half: only when every container runs on the new runtime.
+    if (cp && this.j.controlPlane && this.j.entries.every((e) => e.phase === 'done')) await this.finishControlPlane(cp);
     if (this.d.deployer instanceof Object && 'podMap' in this.d.deployer) {
       this.j.pods = { ...this.j.pods, ...(await (this.d.deployer as unknown as { podMap(): Promise<Record<string, string>> }).podMap()) };
       this.save();
@@ -252,13 +269,30 @@ export class Migration {
     this.set(i, 'done');
   }
 
+  private async finishControlPlane(cp: ControlPlaneHandover): Promise<void> {
+    const state = this.j.controlPlane!;
+    if (state.phase === 'second-ready') {
+      const archivedTo = await cp.archiveFirst();
+      this.j.controlPlane = { ...state, phase: 'first-archived', archivedTo };
+      this.save();
+    }
+    if (this.j.controlPlane!.phase === 'first-archived') {
+      const endpoint = await cp.promote(this.j.controlPlane!.archivedTo ?? null, state.generation);
+      this.d.onPromoted?.(cp.config);
+      this.j.controlPlane = { ...this.j.controlPlane!, phase: 'promoted', endpoint };
+      this.save();
+    }
+  }
+
   /** A source pod whose containers all moved keeps only its sandbox (pause) process: stop it (it is not removed). */
   private async stopEmptySourcePods(): Promise<void> {
     const cri = this.d.sourceCri;
     if (!cri) return;
+    const moved = new Set(this.j.entries.filter((e) => e.phase === 'done').map((e) => e.workload.id));
     const pods = new Set(this.j.entries.filter((e) => e.phase === 'done' && e.workload.cri).map((e) => e.workload.cri!.podSandboxId));
     for (const pod of pods) {
-      const running = (await cri.listContainers(pod).catch(() => [])).filter((c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED');
+      // Moved containers count as gone even if the runtime has not recorded their exit yet.
+      const running = (await cri.listContainers(pod).catch(() => [])).filter((c) => !moved.has(c.id) && (c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED'));
       if (running.length === 0) await cri.stopPodSandbox(pod).catch((err) => this.d.log.warn({ pod, err: errorMessage(err) }, 'could not stop the emptied source pod sandbox'));
     }
   }
@@ -273,6 +307,12 @@ export class Migration {
       if (action === 'rollback') await this.rollback(i, 'rolled back on request');
       else if (action === 'finish') await this.stopSource(i);
       else if (this.j.entries[i]!.phase === 'planned' || this.j.entries[i]!.phase === 'precopied') this.set(i, 'rolled-back', { error: 'not started; rolled back on request' });
+    }
+    // The second control plane goes too, as long as the first still runs (archived, not deleted).
+    if (this.d.controlPlane && this.j.controlPlane?.phase === 'second-ready' && !this.j.entries.some((e) => e.phase === 'done')) {
+      const archivedTo = await this.d.controlPlane.abandonSecond();
+      this.j.controlPlane = { ...this.j.controlPlane, phase: 'abandoned', archivedTo };
+      this.save();
     }
     return this.j;
   }
@@ -294,11 +334,12 @@ export class Migration {
       from: 'containerd',
       to: opts.to,
       dryRun: mode === 'dry',
-      ok: mode === 'dry' || containers.every((c) => c.phase === 'done'),
+      ok: mode === 'dry' || (containers.every((c) => c.phase === 'done') && (!this.d.controlPlane || this.j.controlPlane?.phase === 'promoted')),
       totalMs: this.now() - t0,
       precopyMs,
       plan,
       containers,
+      controlPlane: mode === 'dry' ? null : (this.j.controlPlane ?? null),
     };
   }
 }

@@ -12,6 +12,72 @@ import { CriDeployer } from './target/cri.js';
 import type { Deployer } from './target/deployer.js';
 import { PodmanDeployer } from './target/podman.js';
 import { ContainerdStore, ContainersStorage, type ImageStore } from './target/store.js';
+import { connect } from 'node:net';
+import { copyFileSync, existsSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { loadConfig } from '../config/load.js';
+import { deriveK3sToken } from '../ccp/config.js';
+import { loadCcpConfig } from '../ccp/load.js';
+import { K3sDriver } from '../ccp/k3s/driver.js';
+import { SupervisedServices, SystemdServices } from '../ccp/service.js';
+import { writeFileAtomic } from '../state/atomic-file.js';
+import { ControlPlaneHandover } from './control-plane.js';
+import type { CcpConfig } from '../ccp/config.js';
+
+/** True when something answers on the agent's status socket. */
+export function agentAnswers(socket: string, timeoutMs = 1000): Promise<boolean> {
+  if (!existsSync(socket)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const s = connect(socket);
+    const done = (v: boolean) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    setTimeout(() => done(false), timeoutMs).unref();
+  });
+}
+
+/**
+ * Step 5's shell: the host's CCP settings, cluster and secret come from the agent's own
+ * configuration; the new CCP configuration is written back to its cluster configuration file
+ * (one revision up), which the agent replicates when it starts again.
+ */
+function controlPlaneFor(o: RuntimeOptions, log: Logger): { handover: ControlPlaneHandover; onPromoted: (c: CcpConfig) => void } {
+  if (o.to !== 'cri-o') throw new RuntimeError('USAGE', '--control-plane needs --to cri-o: k3s runs on a CRI endpoint, which podman is not', { exitCode: 2 });
+  const cfg = loadConfig(o.agentConfig);
+  if (!cfg.clusterConfig) {
+    throw new RuntimeError('USAGE', `--control-plane: ${o.agentConfig} sets no clusterConfig file; the new runtime endpoint must be recorded in the cluster's CCP configuration, so set clusterConfig (see docs/ccp.md) and run again`, { exitCode: 2 });
+  }
+  const clusterConfig = cfg.clusterConfig;
+  const services = cfg.ccp.service === 'systemd' ? new SystemdServices() : new SupervisedServices(join(cfg.stateDir, 'ccp'));
+  const handover = new ControlPlaneHandover({
+    driverFor: (local, units) => new K3sDriver(local, services, units),
+    local: cfg.ccp,
+    cluster: cfg.cluster,
+    host: { name: cfg.host.name, addresses: [cfg.host.address] },
+    ccp: loadCcpConfig(clusterConfig),
+    token: deriveK3sToken(cfg.secret, cfg.cluster),
+    runtimeEndpoint: o.targetEndpoint,
+    nextPort: o.ccpNextPort,
+    log: log.child({ step: 'control-plane' }),
+  });
+  const onPromoted = (c: CcpConfig) => {
+    if (existsSync(clusterConfig)) copyFileSync(clusterConfig, `${clusterConfig}.before-runtime-migration`);
+    writeFileAtomic(clusterConfig, `# Written by infravisor runtime migrate (revision ${c.revision}: the CCP runs on ${o.targetEndpoint}).\n${stringify(c)}`, 0o644);
+  };
+  return { handover, onPromoted };
+}
+
+/** Refuses to run step 5 while the agent runs: its CCP controller would restart the first control plane. */
+export async function checkAgentStopped(o: RuntimeOptions): Promise<void> {
+  if (!o.controlPlane) return;
+  const cfg = loadConfig(o.agentConfig);
+  if (await agentAnswers(cfg.statusSocket)) {
+    throw new RuntimeError('USAGE', `--control-plane: the agent on this host is running (${cfg.statusSocket} answers). Stop it first (systemctl stop infravisor): the CCP and the workloads keep running without it. Start it again after the migration; it adopts the promoted CCP.`, { exitCode: 2 });
+  }
+}
 
 export const SOURCES = ['containerd'] as const;
 export const TARGETS = ['cri-o', 'podman'] as const;
@@ -38,6 +104,9 @@ export const RuntimeOptionsSchema = z.object({
   parallel: z.coerce.number().int().min(1).max(16),
   stateDir: z.string().startsWith('/', 'must be an absolute path'),
   workDir: z.string().optional(),
+  controlPlane: z.boolean().default(false),
+  agentConfig: z.string().min(1).default('/etc/infravisor/agent.yaml'),
+  ccpNextPort: z.coerce.number().int().min(1).max(65535).optional(),
 });
 export type RuntimeOptions = z.infer<typeof RuntimeOptionsSchema> & { to: (typeof TARGETS)[number]; from: 'containerd' };
 
@@ -54,7 +123,7 @@ export function parseRuntimeOptions(raw: Record<string, unknown>): RuntimeOption
 export function createMigration(o: RuntimeOptions, log: Logger): { migration: Migration; close: () => void } {
   const source = new Containerd(o.containerdSocket, o.containerdNamespace);
   const clients: CriClient[] = [];
-  const sourceCri = o.cri ? new CriClient(o.containerdSocket) : null;
+  const sourceCri = o.cri ? new CriClient(o.containerdSocket, 30_000, '--containerd-socket') : null;
   if (sourceCri) clients.push(sourceCri);
   const storage = new ContainersStorage(o.storageRoot, o.storageRunroot, o.storageDriver);
   let store: ImageStore = storage;
@@ -68,7 +137,9 @@ export function createMigration(o: RuntimeOptions, log: Logger): { migration: Mi
     clients.push(cri);
     deployer = new CriDeployer(cri);
   }
+  const cp = o.controlPlane ? controlPlaneFor(o, log) : null;
   const migration = new Migration({
+    ...(cp ? { controlPlane: cp.handover, onPromoted: cp.onPromoted } : {}),
     source,
     sourceCri,
     store,

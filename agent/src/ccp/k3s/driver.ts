@@ -5,7 +5,7 @@ import type { CcpHost } from '../config.js';
 import type { CcpDriver, RunningCcp } from '../driver.js';
 import { CcpStartError } from '../errors.js';
 import { probeReady, type Health } from '../health.js';
-import type { ServiceManager } from '../service.js';
+import type { ServiceManager, Unit } from '../service.js';
 import { writeFileAtomic } from '../../state/atomic-file.js';
 import { CommandError, run } from '../../util/exec.js';
 import { paths, renderAgentFiles, renderInitScript, renderServerFiles, type AgentSpec, type RenderedFile, type ServerSpec } from './render.js';
@@ -16,7 +16,15 @@ const MarkerSchema = z.object({ cluster: z.string(), generation: z.number().int(
 export class K3sDriver implements CcpDriver {
   private readonly p;
 
-  constructor(private readonly local: CcpHost, private readonly services: ServiceManager) {
+  /**
+   * `units` names the service of the server and of the agent: `k3s` / `k3s-agent` normally;
+   * the runtime migration runs its second control plane as `k3s-next` beside the first.
+   */
+  constructor(
+    private readonly local: CcpHost,
+    private readonly services: ServiceManager,
+    private readonly units: { server: Unit; agent: Unit } = { server: 'k3s', agent: 'k3s-agent' },
+  ) {
     this.p = paths(local);
   }
 
@@ -29,7 +37,7 @@ export class K3sDriver implements CcpDriver {
   }
 
   renderServer(spec: ServerSpec): { files: RenderedFile[]; script: string } {
-    return { files: renderServerFiles(spec), script: renderInitScript(spec, this.services.commands('k3s', 'k3s-agent', this.serverArgv())) };
+    return { files: renderServerFiles(spec), script: renderInitScript(spec, this.services.commands(this.units.server, this.units.agent, this.serverArgv())) };
   }
 
   renderAgent(spec: AgentSpec): RenderedFile[] {
@@ -53,7 +61,7 @@ export class K3sDriver implements CcpDriver {
   }
 
   async stopServer(): Promise<void> {
-    await this.services.stop('k3s');
+    await this.services.stop(this.units.server);
   }
 
   async archiveServer(reason: string): Promise<string | null> {
@@ -87,27 +95,27 @@ export class K3sDriver implements CcpDriver {
   async adopt(): Promise<RunningCcp | null> {
     const marker = this.readMarker();
     if (!marker) return null;
-    const active = await this.services.isActive('k3s');
-    return { ...marker, active, pid: active ? await this.services.mainPid('k3s') : null };
+    const active = await this.services.isActive(this.units.server);
+    return { ...marker, active, pid: active ? await this.services.mainPid(this.units.server) : null };
   }
 
   async follow(spec: AgentSpec): Promise<boolean> {
     const files = renderAgentFiles(spec);
     const same = files.every((f) => existsSync(f.path) && readFileSync(f.path, 'utf8') === f.content);
-    if (same && (await this.services.isActive('k3s-agent'))) return false;
+    if (same && (await this.services.isActive(this.units.agent))) return false;
     for (const f of files) {
       mkdirSync(dirname(f.path), { recursive: true });
       writeFileAtomic(f.path, f.content, f.mode);
     }
     // The agent's load balancer caches the servers it knew and would keep trying them.
     for (const cache of this.p.agentLbCache) rmSync(cache, { force: true });
-    await this.services.stop('k3s');
-    await this.services.restart('k3s-agent', this.agentArgv());
+    await this.services.stop(this.units.server);
+    await this.services.restart(this.units.agent, this.agentArgv());
     return true;
   }
 
   async following(): Promise<string | null> {
-    if (!(await this.services.isActive('k3s-agent'))) return null;
+    if (!(await this.services.isActive(this.units.agent))) return null;
     try {
       const m = /^server:\s*(\S+)$/m.exec(readFileSync(this.p.agentConfig, 'utf8'));
       return m?.[1] ?? null;
@@ -117,6 +125,6 @@ export class K3sDriver implements CcpDriver {
   }
 
   async stopAgent(): Promise<void> {
-    await this.services.stop('k3s-agent');
+    await this.services.stop(this.units.agent);
   }
 }

@@ -30,10 +30,12 @@ export class CriClient {
   constructor(
     readonly endpoint: string,
     private readonly timeoutMs = 30_000,
+    /** The command-line option that sets this endpoint, for the error message. */
+    option = '--target-endpoint',
   ) {
     const path = endpoint.replace(/^unix:\/\//, '');
     if (!existsSync(path)) {
-      throw new RuntimeError('CRI_UNREACHABLE', `CRI endpoint ${path} does not exist: is the runtime running? Pass its socket with --target-endpoint/--source-endpoint.`);
+      throw new RuntimeError('CRI_UNREACHABLE', `CRI endpoint ${path} does not exist: is the runtime running? Pass its socket with ${option}.`);
     }
     const pkg = (definitions().runtime as grpc.GrpcObject).v1 as grpc.GrpcObject;
     const address = `unix://${path}`;
