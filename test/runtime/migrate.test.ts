@@ -85,7 +85,7 @@ async function runPlain(id: string, image: string): Promise<Made> {
 
 function deps(over: Partial<MigrationDeps> & Pick<MigrationDeps, 'store' | 'deployer'>, stateDir: string): MigrationDeps {
   return {
-    source: new Containerd(src.socket, 'k8s.io'),
+    source: new Containerd(src.socket, 'k8s.io', src.root),
     sourceCri: srcCri,
     layout: new OciLayout(join(stateDir, 'layout')),
     journal: journalFile(stateDir),

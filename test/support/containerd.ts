@@ -53,10 +53,13 @@ export function pidsMentioning(needle: string): number[] {
 
 export class TestContainerd {
   readonly socket: string;
+  /** containerd's root (its content store is under it). */
+  readonly root: string;
   private child: ChildProcess | null = null;
 
   constructor(readonly dir: string) {
     this.socket = join(dir, 'containerd.sock');
+    this.root = join(dir, 'root');
   }
 
   static async start(dir: string, sandboxImage = 'localhost/infravisor-test/pause:1'): Promise<TestContainerd> {
@@ -214,9 +217,11 @@ export async function buildImages(dir: string, images: TestImage[]): Promise<str
   for (const img of images) {
     const rootfs = join(dir, 'rootfs', img.name.replace(/[^a-z0-9]/gi, '_'));
     mkdirSync(join(rootfs, 'bin'), { recursive: true });
-    for (const d of ['etc', 'tmp', 'data', 'mnt']) mkdirSync(join(rootfs, d), { recursive: true });
+    for (const d of ['etc', 'tmp', 'data', 'mnt', 'srv/old']) mkdirSync(join(rootfs, d), { recursive: true });
+    writeFileSync(join(rootfs, 'srv', 'old', 'a'), 'lower a\n');
+    writeFileSync(join(rootfs, 'srv', 'old', 'b'), 'lower b\n');
     await run(['cp', '/bin/busybox', join(rootfs, 'bin', 'busybox')]);
-    for (const a of ['sh', 'sleep', 'cat', 'echo', 'rm', 'ls', 'mkdir', 'env', 'head', 'dd', 'sync', 'wc', 'test', '[', 'tr']) {
+    for (const a of ['sh', 'sleep', 'cat', 'echo', 'rm', 'ls', 'mkdir', 'env', 'head', 'dd', 'sync', 'wc', 'test', '[', 'tr', 'ln', 'chmod', 'mkfifo', 'chown']) {
       if (!existsSync(join(rootfs, 'bin', a))) await run(['ln', '-s', 'busybox', join(rootfs, 'bin', a)]);
     }
     writeFileSync(join(rootfs, 'etc', 'motd'), `image ${img.name}\n`);

@@ -237,7 +237,7 @@ describe('targets', () => {
 });
 
 describe('runtime command options', () => {
-  const good = { from: 'containerd', to: 'cri-o', containerdSocket: '/run/c.sock', containerdNamespace: 'k8s.io', cri: true, storageRoot: '/var/lib/containers/storage', storageRunroot: '/run/containers/storage', storageDriver: 'overlay', targetEndpoint: '/var/run/crio/crio.sock', targetStore: 'containers-storage', only: [], parallel: '2', stateDir: '/var/lib/infravisor' };
+  const good = { from: 'containerd', to: 'cri-o', containerdSocket: '/run/c.sock', containerdRoot: '/var/lib/containerd', containerdNamespace: 'k8s.io', cri: true, storageRoot: '/var/lib/containers/storage', storageRunroot: '/run/containers/storage', storageDriver: 'overlay', targetEndpoint: '/var/run/crio/crio.sock', targetStore: 'containers-storage', only: [], parallel: '2', stateDir: '/var/lib/infravisor' };
   it('accepts the defaults', () => expect(parseRuntimeOptions(good).parallel).toBe(2));
   it.each([
     [{ to: 'docker' }, /--to: unknown target runtime "docker": choose one of cri-o, podman/],

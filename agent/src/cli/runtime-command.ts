@@ -9,6 +9,7 @@ function common(cmd: Command): Command {
   return cmd
     .option('--from <runtime>', 'source runtime', 'containerd')
     .option('--containerd-socket <path>', "containerd's socket (k3s's embedded one: /run/k3s/containerd/containerd.sock)", '/run/containerd/containerd.sock')
+    .option('--containerd-root <dir>', "containerd's root directory, to hard-link image blobs instead of copying them (k3s: /var/lib/rancher/k3s/agent/containerd)", '/var/lib/containerd')
     .option('--containerd-namespace <ns>', 'containerd namespace of the containers', 'k8s.io')
     .option('--no-cri', "do not read CRI pods from containerd's CRI plugin (plain containers only)")
     .option('--storage-root <dir>', 'containers-storage root of the target', '/var/lib/containers/storage')

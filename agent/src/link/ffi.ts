@@ -1,7 +1,7 @@
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { dumpRequest, parseNetlink } from './parse.js';
 import type { LinkEvent, LinkWatcher } from './types.js';
+import { call, callBlocking, libc } from '../util/libc.js';
 
 /**
  * The fallback for hosts where the addon is not built: the same NETLINK_ROUTE socket, opened
@@ -21,32 +21,6 @@ const EAGAIN = 11;
 const EINTR = 4;
 const POLLIN = 1;
 const ENOBUFS = 105;
-
-type Ffi = typeof import('ffi-rs');
-let ffi: Ffi | null = null;
-let opened = false;
-
-export function libc(): Ffi {
-  if (!ffi) ffi = createRequire(import.meta.url)('ffi-rs') as Ffi;
-  if (!opened) {
-    ffi.open({ library: 'libc', path: 'libc.so.6' });
-    opened = true;
-  }
-  return ffi;
-}
-
-type Errno<T> = { value: T; errnoCode: number; errnoMessage: string };
-
-export function call(name: string, ret: number, types: number[], values: unknown[]): Errno<number> {
-  const f = libc();
-  return f.load({ library: 'libc', funcName: name, retType: ret, paramsType: types, paramsValue: values, errno: true } as never) as unknown as Errno<number>;
-}
-
-/** The same call on an ffi-rs worker thread, for calls that block. */
-export function callBlocking(name: string, ret: number, types: number[], values: unknown[]): Promise<Errno<number>> {
-  const f = libc();
-  return f.load({ library: 'libc', funcName: name, retType: ret, paramsType: types, paramsValue: values, errno: true, runInNewThread: true } as never) as unknown as Promise<Errno<number>>;
-}
 
 function sockaddrNl(groups: number): Buffer {
   const b = Buffer.alloc(12);

@@ -1,4 +1,4 @@
-import { call, libc } from '../link/ffi.js';
+import { call, libc } from '../util/libc.js';
 
 /**
  * sd_notify(3) through ffi-rs: Node cannot send Unix datagrams, systemd's notification

@@ -38,7 +38,7 @@ export const imageBytes = (m: Manifest) => m.layers.reduce((s, l) => s + l.size,
  */
 export async function precopy(src: Containerd, layout: OciLayout, store: ImageStore, ref: string, platform: Platform): Promise<BaseImage> {
   const { raw, manifest } = await resolveManifest(src, ref, platform);
-  for (const d of [manifest.config, ...manifest.layers]) if (!layout.has(d)) await src.copyContent(d.digest, layout);
+  for (const d of [manifest.config, ...manifest.layers]) if (!layout.has(d)) await src.copyContent(d, layout);
   const { manifest: oci, converted } = toOciManifest(manifest);
   const bytes = converted ? Buffer.from(JSON.stringify(oci)) : raw;
   const digest = layout.putBytes(bytes);
@@ -54,8 +54,8 @@ export async function precopy(src: Containerd, layout: OciLayout, store: ImageSt
  * its base image, with its effective process configuration. Returns the layout name of the
  * state image.
  */
-export async function capture(src: Containerd, layout: OciLayout, base: BaseImage, w: Workload, at: Date): Promise<{ layoutRef: string; diff: { digest: string; size: number } }> {
-  const diff = await src.diff(w.snapshotKey, w.snapshotter, layout);
+export async function capture(src: Containerd, layout: OciLayout, base: BaseImage, w: Workload, at: Date, upper: string | null): Promise<{ layoutRef: string; diff: { digest: string; size: number; via: string } }> {
+  const diff = await src.diff(w.snapshotKey, w.snapshotter, layout, upper);
   const layoutRef = `state-${w.id.slice(0, 16)}`;
   const img = buildStateImage({
     base: base.manifest,

@@ -18,7 +18,7 @@ import type { TargetRef } from './target/deployer.js';
  */
 export const PHASES = ['planned', 'precopied', 'frozen', 'captured', 'stored', 'deploying', 'verified', 'done', 'rolled-back', 'failed'] as const;
 export type Phase = (typeof PHASES)[number];
-export const CP_PHASES = ['second-ready', 'first-archived', 'promoted', 'abandoned'] as const;
+export const CP_PHASES = ['second-starting', 'second-ready', 'first-archived', 'promoted', 'abandoned'] as const;
 export type ControlPlanePhase = (typeof CP_PHASES)[number];
 
 export interface Entry {
@@ -45,8 +45,8 @@ export interface Journal {
   /** Target pod sandboxes made so far: source pod id → target pod id. */
   pods: Record<string, string>;
   entries: Entry[];
-  /** Step 5: second server ready → first archived → second promoted into the standard slot. */
-  controlPlane?: { phase: ControlPlanePhase; generation: number; archivedTo?: string | null; endpoint?: string };
+  /** Step 5: second server starting → ready → first archived → second promoted into the standard slot. */
+  controlPlane?: { phase: ControlPlanePhase; generation: number | null; archivedTo?: string | null; endpoint?: string };
 }
 
 const NEXT: Record<Phase, Phase[]> = {
@@ -115,7 +115,7 @@ const JournalSchema = z.object({
   updatedAt: z.number(),
   pods: z.record(z.string(), z.string()),
   entries: z.array(z.object({ workload: z.object({ id: z.string(), name: z.string() }).passthrough(), phase: z.enum(PHASES), history: z.array(z.object({ phase: z.enum(PHASES), at: z.number() })) }).passthrough()),
-  controlPlane: z.object({ phase: z.enum(CP_PHASES), generation: z.number().int() }).passthrough().optional(),
+  controlPlane: z.object({ phase: z.enum(CP_PHASES), generation: z.number().int().nullable() }).passthrough().optional(),
 });
 
 export function journalFile(stateDir: string): StateFile<Journal> {

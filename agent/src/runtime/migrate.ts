@@ -86,6 +86,7 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 export class Migration {
   private j!: Journal;
   private readonly now: () => number;
+  private stopping: Promise<void>[] = [];
 
   constructor(private readonly d: MigrationDeps) {
     this.now = d.now ?? Date.now;
@@ -105,7 +106,10 @@ export class Migration {
       }
     }
     const diff = new Map<string, number>();
-    for (const w of workloads) diff.set(w.id, await this.d.source.snapshotUsage(w.snapshotKey, w.snapshotter).catch(() => 0));
+    for (const snapshotter of new Set(workloads.map((w) => w.snapshotter))) {
+      const usage = await this.d.source.snapshotUsage(snapshotter).catch(() => new Map<string, number>());
+      for (const w of workloads.filter((x) => x.snapshotter === snapshotter)) diff.set(w.id, usage.get(w.snapshotKey) ?? 0);
+    }
     return { plan: planMigration(opts.to, workloads, { image, diff, problems }, opts.parallel), workloads };
   }
 
@@ -143,6 +147,7 @@ export class Migration {
 
     this.j = opts.resume && existing ? existing : { id: randomUUID(), from: 'containerd', to: opts.to, createdAt: t0, updatedAt: t0, pods: {}, entries: workloads.map((w) => newEntry(w, t0)) };
     this.save();
+    this.d.deployer.adopt?.(this.j.pods);
 
     // A resumed journal: undo what a crash left half-done, finish what was verified.
     for (let i = 0; i < this.j.entries.length; i++) {
@@ -154,7 +159,9 @@ export class Migration {
 
     // Step 5, first half: the second control plane, for the new runtime, beside the first.
     const cp = this.d.controlPlane;
-    if (cp && (!this.j.controlPlane || this.j.controlPlane.phase === 'second-ready')) {
+    if (cp && (!this.j.controlPlane || this.j.controlPlane.phase === 'second-starting' || this.j.controlPlane.phase === 'second-ready')) {
+      this.j.controlPlane ??= { phase: 'second-starting', generation: null };
+      this.save();
       const { endpoint, generation } = await cp.startSecond();
       this.j.controlPlane = { phase: 'second-ready', generation, endpoint };
       this.save();
@@ -189,13 +196,11 @@ export class Migration {
 
     // Steps 3 and 4, container by container (at most --parallel at once).
     await pool(todo, opts.parallel, (i) => this.moveOne(i, bases.get(this.j.entries[i]!.workload.image)!, opts.verifyTimeoutMs ?? 10_000));
+    await Promise.all(this.stopping);
+    this.stopping = [];
     await this.stopEmptySourcePods();
     // Step 5, second half: only when every container runs on the new runtime.
     if (cp && this.j.controlPlane && this.j.entries.every((e) => e.phase === 'done')) await this.finishControlPlane(cp);
-    if (this.d.deployer instanceof Object && 'podMap' in this.d.deployer) {
-      this.j.pods = { ...this.j.pods, ...(await (this.d.deployer as unknown as { podMap(): Promise<Record<string, string>> }).podMap()) };
-      this.save();
-    }
     return this.report(plan, opts, t0, precopyMs, this.j.entries, 'run');
   }
 
@@ -208,25 +213,31 @@ export class Migration {
   private async moveOne(i: number, base: BaseImage, verifyTimeoutMs: number): Promise<void> {
     const w = this.j.entries[i]!.workload;
     const log = this.d.log.child({ container: w.name });
-    let stage = 'pause';
+    let stage = 'prepare';
     try {
+      if (this.d.deployer.prepare) await this.d.deployer.prepare(w, (r) => this.recordTarget(i, r, false));
+      stage = 'pause';
       const task = (await this.d.source.tasks()).get(w.id);
       if (!task || (task.status !== 'RUNNING' && task.status !== 'PAUSED')) {
         throw new RuntimeError('CONTAINER_GONE', `container ${w.name} is no longer running (task ${task?.status ?? 'gone'}); nothing was migrated for it`);
       }
+      // Where the writable layer lives (overlayfs), found before the freeze.
+      const upper = await this.d.source.upperDir(w.snapshotKey, w.snapshotter).catch(() => null);
       const pausedByUs = task.status === 'RUNNING';
+      // Sources still being ended would compete for the CPU during this freeze: let them finish first.
+      await Promise.all(this.stopping);
       const pausedAt = this.now();
       if (pausedByUs) await this.d.source.pause(w.id);
       this.set(i, 'frozen', { pausedByUs, pausedAt });
       stage = 'capture';
-      const { layoutRef, diff } = await capture(this.d.source, this.d.layout, base, w, new Date(this.now()));
+      const { layoutRef, diff } = await capture(this.d.source, this.d.layout, base, w, new Date(this.now()), upper);
       const stateImage = stateImageName(w);
-      this.set(i, 'captured', { diff, stateImage });
+      this.set(i, 'captured', { diff: { digest: diff.digest, size: diff.size }, stateImage });
       stage = 'store';
       await this.d.store.importImage(this.d.layout, layoutRef, stateImage);
       this.set(i, 'stored');
       stage = 'deploy';
-      const ref = await this.d.deployer.deploy(w, stateImage, (r) => this.set(i, 'deploying', { target: r }));
+      const ref = await this.d.deployer.deploy(w, stateImage, (r) => this.recordTarget(i, r, true));
       stage = 'verify';
       const until = this.now() + verifyTimeoutMs;
       while (!(await this.d.deployer.running(ref))) {
@@ -235,20 +246,35 @@ export class Migration {
       }
       const runningAt = this.now();
       this.set(i, 'verified', { target: ref, runningAt, freezeMs: runningAt - pausedAt });
-      log.info({ freezeMs: runningAt - pausedAt, diffBytes: diff.size }, 'container runs under the target runtime');
+      log.info({ freezeMs: runningAt - pausedAt, diffBytes: diff.size, diffVia: diff.via }, 'container runs under the target runtime');
     } catch (err) {
       log.error({ stage, err: errorMessage(err) }, 'container migration failed; rolling it back');
       await this.rollback(i, `${stage}: ${errorMessage(err)}`);
       return;
     }
-    await this.stopSource(i);
+    // Ending the frozen source does not hold up the next container (it is awaited before the run ends).
+    this.stopping.push(this.stopSource(i).catch((err) => log.error({ err: errorMessage(err) }, 'the source container could not be ended; --resume ends it')));
+  }
+
+  /** Journals what the target made, before the next step (a pod sandbox is shared by its pod's containers). */
+  private recordTarget(i: number, ref: TargetRef, deploying: boolean): void {
+    const w = this.j.entries[i]!.workload;
+    if (ref.kind === 'cri' && ref.createdPod && ref.podSandboxId) this.j.pods[w.cri?.podSandboxId ?? `plain:${w.id}`] = ref.podSandboxId;
+    if (deploying) this.set(i, 'deploying', { target: ref });
+    else {
+      this.j.entries[i] = { ...this.j.entries[i]!, target: ref };
+      this.save();
+    }
   }
 
   /** Undo for one container that was not verified on the target: remove what was made, resume the source. */
   private async rollback(i: number, reason: string): Promise<void> {
     const e = this.j.entries[i]!;
     const problems: string[] = [];
-    if (e.target) await this.d.deployer.remove(e.target).catch((err) => problems.push(`removing the target container: ${errorMessage(err)}`));
+    if (e.target) {
+      await this.d.deployer.remove(e.target).catch((err) => problems.push(`removing the target container: ${errorMessage(err)}`));
+      if (e.target.kind === 'cri' && e.target.createdPod) for (const [k, v] of Object.entries(this.j.pods)) if (v === e.target.podSandboxId) delete this.j.pods[k];
+    }
     if (e.stateImage) await this.d.store.remove(e.stateImage).catch((err) => problems.push(`removing the state image: ${errorMessage(err)}`));
     if (e.pausedByUs) {
       const status = (await this.d.source.tasks().catch(() => new Map()))?.get(e.workload.id)?.status;
@@ -277,7 +303,7 @@ export class Migration {
       this.save();
     }
     if (this.j.controlPlane!.phase === 'first-archived') {
-      const endpoint = await cp.promote(this.j.controlPlane!.archivedTo ?? null, state.generation);
+      const endpoint = await cp.promote(this.j.controlPlane!.archivedTo ?? null, state.generation!);
       this.d.onPromoted?.(cp.config);
       this.j.controlPlane = { ...this.j.controlPlane!, phase: 'promoted', endpoint };
       this.save();
@@ -309,9 +335,10 @@ export class Migration {
       else if (this.j.entries[i]!.phase === 'planned' || this.j.entries[i]!.phase === 'precopied') this.set(i, 'rolled-back', { error: 'not started; rolled back on request' });
     }
     // The second control plane goes too, as long as the first still runs (archived, not deleted).
-    if (this.d.controlPlane && this.j.controlPlane?.phase === 'second-ready' && !this.j.entries.some((e) => e.phase === 'done')) {
+    const cpPhase = this.j.controlPlane?.phase;
+    if (this.d.controlPlane && (cpPhase === 'second-starting' || cpPhase === 'second-ready') && !this.j.entries.some((e) => e.phase === 'done')) {
       const archivedTo = await this.d.controlPlane.abandonSecond();
-      this.j.controlPlane = { ...this.j.controlPlane, phase: 'abandoned', archivedTo };
+      this.j.controlPlane = { ...this.j.controlPlane!, phase: 'abandoned', archivedTo };
       this.save();
     }
     return this.j;

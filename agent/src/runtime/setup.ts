@@ -92,6 +92,7 @@ export const RuntimeOptionsSchema = z.object({
   from: oneOf(SOURCES, 'source runtime', 'this version migrates from'),
   to: oneOf(TARGETS, 'target runtime', 'choose one of'),
   containerdSocket: z.string().min(1),
+  containerdRoot: z.string().startsWith('/', 'must be an absolute path'),
   containerdNamespace: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a containerd namespace: letters, digits, . _ -'),
   cri: z.boolean(),
   storageRoot: z.string().startsWith('/', 'must be an absolute path'),
@@ -121,7 +122,7 @@ export function parseRuntimeOptions(raw: Record<string, unknown>): RuntimeOption
 
 /** Wires a Migration from the options (the shell around the migration core). */
 export function createMigration(o: RuntimeOptions, log: Logger): { migration: Migration; close: () => void } {
-  const source = new Containerd(o.containerdSocket, o.containerdNamespace);
+  const source = new Containerd(o.containerdSocket, o.containerdNamespace, o.containerdRoot);
   const clients: CriClient[] = [];
   const sourceCri = o.cri ? new CriClient(o.containerdSocket, 30_000, '--containerd-socket') : null;
   if (sourceCri) clients.push(sourceCri);
@@ -149,5 +150,11 @@ export function createMigration(o: RuntimeOptions, log: Logger): { migration: Mi
     platform: hostPlatform(),
     log,
   });
-  return { migration, close: () => clients.forEach((c) => c.close()) };
+  return {
+    migration,
+    close: () => {
+      clients.forEach((c) => c.close());
+      source.close();
+    },
+  };
 }

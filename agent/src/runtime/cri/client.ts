@@ -1,22 +1,6 @@
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { REPO_ROOT } from '../../util/paths.js';
-import { RuntimeError } from '../errors.js';
+import type { Client } from '@grpc/grpc-js';
+import { newClient, protoPackage, socketPath, unary, type grpc } from '../grpc.js';
 import type { ContainerConfig, ContainerStatus, CriContainer, CriImage, PodSandbox, PodSandboxConfig } from './types.js';
-
-const PROTO = join(REPO_ROOT, 'agent/proto/cri-runtime-v1.proto');
-
-type Unary = (req: unknown, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
-
-let loaded: grpc.GrpcObject | null = null;
-function definitions(): grpc.GrpcObject {
-  loaded ??= grpc.loadPackageDefinition(
-    protoLoader.loadSync(PROTO, { keepCase: false, longs: Number, enums: String, defaults: true }),
-  );
-  return loaded;
-}
 
 /**
  * A CRI (runtime.v1) client over a Unix socket: the RuntimeService and ImageService calls the
@@ -24,8 +8,8 @@ function definitions(): grpc.GrpcObject {
  * the endpoint and the gRPC status, so "socket missing" and "runtime refused" read differently.
  */
 export class CriClient {
-  private readonly runtime: grpc.Client;
-  private readonly images: grpc.Client;
+  private readonly runtime: Client;
+  private readonly images: Client;
 
   constructor(
     readonly endpoint: string,
@@ -33,30 +17,14 @@ export class CriClient {
     /** The command-line option that sets this endpoint, for the error message. */
     option = '--target-endpoint',
   ) {
-    const path = endpoint.replace(/^unix:\/\//, '');
-    if (!existsSync(path)) {
-      throw new RuntimeError('CRI_UNREACHABLE', `CRI endpoint ${path} does not exist: is the runtime running? Pass its socket with ${option}.`);
-    }
-    const pkg = (definitions().runtime as grpc.GrpcObject).v1 as grpc.GrpcObject;
-    const address = `unix://${path}`;
-    const creds = grpc.credentials.createInsecure();
-    const opts = { 'grpc.max_receive_message_length': 16 * 1024 * 1024 };
-    this.runtime = new (pkg.RuntimeService as grpc.ServiceClientConstructor)(address, creds, opts);
-    this.images = new (pkg.ImageService as grpc.ServiceClientConstructor)(address, creds, opts);
+    const path = socketPath(endpoint, option);
+    const pkg = (protoPackage('cri-runtime-v1.proto').runtime as grpc.GrpcObject).v1 as grpc.GrpcObject;
+    this.runtime = newClient(pkg.RuntimeService, path);
+    this.images = newClient(pkg.ImageService, path);
   }
 
-  private call<T>(client: grpc.Client, method: string, req: object, timeoutMs = this.timeoutMs): Promise<T> {
-    const fn = (client as unknown as Record<string, Unary>)[method];
-    if (!fn) throw new Error(`unknown CRI method ${method}`);
-    return new Promise((resolve, reject) => {
-      fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
-        if (err) {
-          const status = grpc.status[err.code] ?? String(err.code);
-          const code = err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED ? 'CRI_UNREACHABLE' : 'CRI_CALL';
-          reject(new RuntimeError(code, `CRI ${method} on ${this.endpoint} failed (${status}): ${err.details || err.message}`, { cause: err }));
-        } else resolve(res as T);
-      });
-    });
+  private call<T>(client: Client, method: string, req: object, timeoutMs = this.timeoutMs): Promise<T> {
+    return unary<T>(client, `CRI on ${this.endpoint}:`, method, req, timeoutMs);
   }
 
   version(): Promise<{ version: string; runtimeName: string; runtimeVersion: string; runtimeApiVersion: string }> {

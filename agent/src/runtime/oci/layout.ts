@@ -69,9 +69,10 @@ export class OciLayout {
   }
 
   /** Hard-links a blob from another directory when it is on the same file system; false otherwise. */
-  linkFrom(path: string, d: Descriptor): boolean {
+  linkFrom(path: string, d: { digest: string; size: number }): boolean {
     if (this.has(d)) return true;
     try {
+      if (statSync(path).size !== d.size) return false;
       linkSync(path, this.blobPath(d.digest));
       return true;
     } catch {

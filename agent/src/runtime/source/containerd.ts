@@ -1,8 +1,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { CommandError, run } from '../../util/exec.js';
 import { RuntimeError } from '../errors.js';
 import type { OciLayout } from '../oci/layout.js';
+import { OverlayDiffUnsupported, overlayDiffStream } from './overlay-diff.js';
+import { TasksClient } from './tasks-client.js';
+
+const SIGTERM = 15;
+const SIGKILL = 9;
 
 /** What `ctr containers info` reports of a container (the fields the migration reads). */
 export interface CtrContainerInfo {
@@ -26,10 +32,18 @@ export type TaskStatus = 'RUNNING' | 'PAUSED' | 'PAUSING' | 'STOPPED' | 'CREATED
  * and tasks are not part of the CRI). Every call names the socket and the namespace.
  */
 export class Containerd {
+  /**
+   * `root` is containerd's root directory (containerd's `root`; k3s: /var/lib/rancher/k3s/agent/containerd).
+   * When its content store is on the work directory's file system, blobs are hard-linked
+   * instead of streamed (they are content-addressed, and skopeo verifies them again).
+   */
   constructor(
     readonly socket: string,
     readonly namespace = 'k8s.io',
+    readonly root: string | null = null,
   ) {}
+
+  private tasksClient: TasksClient | null = null;
 
   private argv(args: string[]): string[] {
     return ['ctr', '--address', this.socket, '--namespace', this.namespace, ...args];
@@ -58,37 +72,45 @@ export class Containerd {
     return JSON.parse(await this.ctr(['containers', 'info', id])) as CtrContainerInfo;
   }
 
-  async tasks(): Promise<Map<string, { pid: number; status: TaskStatus }>> {
-    const out = await this.ctr(['tasks', 'ls']);
-    const map = new Map<string, { pid: number; status: TaskStatus }>();
-    for (const line of out.split('\n').slice(1)) {
-      const [id, pid, status] = line.trim().split(/\s+/);
-      if (id && pid) map.set(id, { pid: Number(pid), status: (status ?? 'UNKNOWN') as TaskStatus });
+  /** containerd's task service over gRPC, opened on first use (the socket is checked first). */
+  private get t(): TasksClient {
+    if (!this.tasksClient) {
+      if (!existsSync(this.socket)) throw new RuntimeError('CRI_UNREACHABLE', `containerd socket ${this.socket} does not exist: is containerd running? Pass its socket with --containerd-socket.`);
+      this.tasksClient = new TasksClient(this.socket, this.namespace);
     }
-    return map;
+    return this.tasksClient;
+  }
+
+  async tasks(): Promise<Map<string, { pid: number; status: TaskStatus }>> {
+    return this.t.list();
   }
 
   async pause(id: string): Promise<void> {
-    await this.ctr(['tasks', 'pause', id]);
+    await this.t.pause(id);
   }
 
   async resume(id: string): Promise<void> {
-    await this.ctr(['tasks', 'resume', id]);
+    await this.t.resume(id);
+  }
+
+  private async waitNotRunning(id: string, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until && (await this.tasks()).get(id)?.status === 'RUNNING') await new Promise((r) => setTimeout(r, 20));
   }
 
   /** Stops a plain containerd container's task (SIGTERM, then SIGKILL after the grace) and deletes the task. */
   async stopTask(id: string, graceMs = 10_000): Promise<void> {
     const status = (await this.tasks()).get(id)?.status;
-    if (!status || status === 'STOPPED') {
-      await this.ctr(['tasks', 'delete', id]).catch(() => undefined);
-      return;
+    if (status && status !== 'STOPPED') {
+      if (status === 'PAUSED' || status === 'PAUSING') await this.killFrozen(id);
+      else {
+        await this.t.kill(id, SIGTERM).catch(() => undefined);
+        await this.waitNotRunning(id, graceMs);
+        if ((await this.tasks()).get(id)?.status === 'RUNNING') await this.t.kill(id, SIGKILL, true).catch(() => undefined);
+        await this.waitNotRunning(id, 5000);
+      }
     }
-    if (status === 'PAUSED') await this.ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]).catch(() => undefined);
-    else await this.ctr(['tasks', 'kill', '--signal', 'SIGTERM', id]).catch(() => undefined);
-    const until = Date.now() + graceMs;
-    while (Date.now() < until && (await this.tasks()).get(id)?.status === 'RUNNING') await new Promise((r) => setTimeout(r, 100));
-    if ((await this.tasks()).get(id)?.status === 'RUNNING') await this.ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]).catch(() => undefined);
-    await this.ctr(['tasks', 'delete', '--force', id]).catch(() => undefined);
+    await this.t.delete(id).catch(() => undefined);
   }
 
   /**
@@ -97,15 +119,18 @@ export class Containerd {
    */
   async killFrozen(id: string, opts: { deleteTask?: boolean } = {}): Promise<void> {
     const t = (await this.tasks()).get(id);
-    if (!t || t.status === 'STOPPED') {
-      await this.ctr(['tasks', 'delete', id]).catch(() => undefined);
-      return;
+    if (t && t.status !== 'STOPPED') {
+      await this.t.kill(id, SIGKILL, true);
+      if (t.status === 'PAUSED' || t.status === 'PAUSING') await this.t.resume(id).catch(() => undefined);
+      await this.waitNotRunning(id, 5000);
     }
-    await this.ctr(['tasks', 'kill', '--all', '--signal', 'SIGKILL', id]);
-    if (t.status === 'PAUSED' || t.status === 'PAUSING') await this.ctr(['tasks', 'resume', id]).catch(() => undefined);
-    for (let i = 0; i < 100 && (await this.tasks()).get(id)?.status === 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 50));
     // A CRI container's task is reaped by the CRI plugin, which records the exit; a plain one's by us.
-    if (opts.deleteTask !== false) await this.ctr(['tasks', 'delete', '--force', id]).catch(() => undefined);
+    if (opts.deleteTask !== false) await this.t.delete(id).catch(() => undefined);
+  }
+
+  close(): void {
+    this.tasksClient?.close();
+    this.tasksClient = null;
   }
 
   /** The manifest or index digest and media type an image name points at. */
@@ -129,26 +154,52 @@ export class Containerd {
     });
   }
 
-  /** Streams a blob of the content store into an OCI layout, verifying its digest. */
-  async copyContent(digest: string, layout: OciLayout): Promise<void> {
-    await this.streamInto(['content', 'get', digest], layout, digest);
+  /** A blob of the content store into an OCI layout: hard-linked when possible, else streamed and verified. */
+  async copyContent(d: { digest: string; size: number }, layout: OciLayout): Promise<void> {
+    if (this.root) {
+      const hex = d.digest.split(':')[1] ?? '';
+      if (/^[0-9a-f]{64}$/.test(hex) && layout.linkFrom(join(this.root, 'io.containerd.content.v1.content', 'blobs', 'sha256', hex), d)) return;
+    }
+    await this.streamInto(['content', 'get', d.digest], layout, d.digest);
   }
 
   /**
    * The diff of a container's writable layer against its image, as an uncompressed OCI layer
-   * (deletions as whiteout files), written into the layout. Pause the task around it.
+   * (deletions as whiteout files), written into the layout. Pause the task around it. With the
+   * overlayfs snapshotter's upper directory (see upperDir) the layer is read from there
+   * directly; otherwise, or when that directory holds something only containerd's differ can
+   * express, containerd computes it.
    */
-  async diff(snapshotKey: string, snapshotter: string, layout: OciLayout): Promise<{ digest: string; size: number }> {
-    return this.streamInto(['snapshots', '--snapshotter', snapshotter, 'diff', '--media-type', 'application/vnd.oci.image.layer.v1.tar', snapshotKey], layout);
+  async diff(snapshotKey: string, snapshotter: string, layout: OciLayout, upper: string | null = null): Promise<{ digest: string; size: number; via: 'upperdir' | 'containerd' }> {
+    if (upper) {
+      try {
+        return { ...(await layout.putStream(overlayDiffStream(upper))), via: 'upperdir' };
+      } catch (err) {
+        if (!(err instanceof OverlayDiffUnsupported)) throw err;
+      }
+    }
+    const r = await this.streamInto(['snapshots', '--snapshotter', snapshotter, 'diff', '--media-type', 'application/vnd.oci.image.layer.v1.tar', snapshotKey], layout);
+    return { ...r, via: 'containerd' };
   }
 
-  /** Bytes used by a snapshot (the writable layer of a container), from the snapshotter. */
-  async snapshotUsage(snapshotKey: string, snapshotter: string): Promise<number> {
-    const out = await this.ctr(['snapshots', '--snapshotter', snapshotter, 'usage', snapshotKey]);
-    const m = /\s([\d.]+)\s*([KMGT]?i?B)\s/.exec(out.split('\n')[1] ?? '');
-    if (!m) return 0;
+  /** The upper (writable) directory of an overlayfs snapshot, or null for other snapshotters. */
+  async upperDir(snapshotKey: string, snapshotter: string): Promise<string | null> {
+    if (snapshotter !== 'overlayfs') return null;
+    const out = await this.ctr(['snapshots', '--snapshotter', snapshotter, 'mounts', '/infravisor-unused-target', snapshotKey]);
+    const m = /upperdir=([^,\s]+)/.exec(out);
+    return m?.[1] && existsSync(m[1]) ? m[1] : null;
+  }
+
+  /** Bytes used by each snapshot of a snapshotter (the writable layers of the containers among them), in one call. */
+  async snapshotUsage(snapshotter: string): Promise<Map<string, number>> {
+    const out = await this.ctr(['snapshots', '--snapshotter', snapshotter, 'usage']);
     const mult: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
-    return Math.round(Number(m[1]) * (mult[m[2]!] ?? 1));
+    const sizes = new Map<string, number>();
+    for (const line of out.split('\n').slice(1)) {
+      const m = /^(\S+)\s+([\d.]+)\s*([KMGT]?i?B)\s/.exec(line.trim() + ' ');
+      if (m) sizes.set(m[1]!, Math.round(Number(m[2]) * (mult[m[3]!] ?? 1)));
+    }
+    return sizes;
   }
 
   private async streamInto(args: string[], layout: OciLayout, expect?: string): Promise<{ digest: string; size: number }> {

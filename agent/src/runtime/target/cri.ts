@@ -39,24 +39,21 @@ export class CriDeployer implements Deployer {
   readonly runtime = 'cri-o' as const;
   /** Source pod sandbox id → target pod sandbox id, shared by the containers of one pod. */
   private readonly pods = new Map<string, Promise<string>>();
+  /** Target pod sandboxes this migration made (they may be removed when emptied). */
+  private readonly ours = new Set<string>();
 
-  constructor(
-    private readonly cri: CriClient,
-    known: Record<string, string> = {},
-  ) {
-    for (const [src, dst] of Object.entries(known)) this.pods.set(src, Promise.resolve(dst));
+  constructor(private readonly cri: CriClient) {}
+
+  adopt(pods: Record<string, string>): void {
+    for (const [src, dst] of Object.entries(pods)) {
+      if (!this.pods.has(src)) this.pods.set(src, Promise.resolve(dst));
+      this.ours.add(dst);
+    }
   }
 
   async check(): Promise<string> {
     const v = await this.cri.version();
     return `${v.runtimeName} ${v.runtimeVersion} (CRI ${v.runtimeApiVersion})`;
-  }
-
-  /** Pods created so far (source id → target id), for the journal. */
-  async podMap(): Promise<Record<string, string>> {
-    const out: Record<string, string> = {};
-    for (const [k, v] of this.pods) out[k] = await v.catch(() => '');
-    return Object.fromEntries(Object.entries(out).filter(([, v]) => v));
   }
 
   private pod(w: Workload, record: (ref: TargetRef) => void): Promise<{ id: string; created: boolean }> {
@@ -67,9 +64,14 @@ export class CriDeployer implements Deployer {
     this.pods.set(key, p);
     p.catch(() => this.pods.delete(key));
     return p.then((id) => {
+      this.ours.add(id);
       record({ kind: 'cri', podSandboxId: id, createdPod: true });
       return { id, created: true };
     });
+  }
+
+  async prepare(w: Workload, record: (ref: TargetRef) => void): Promise<void> {
+    await this.pod(w, record);
   }
 
   async deploy(w: Workload, image: string, record: (ref: TargetRef) => void): Promise<TargetRef> {
@@ -97,12 +99,13 @@ export class CriDeployer implements Deployer {
       await this.cri.stopContainer(ref.containerId, 0).catch(() => undefined);
       await this.cri.removeContainer(ref.containerId).catch(() => undefined);
     }
-    if (ref.podSandboxId && ref.createdPod) {
+    if (ref.podSandboxId && (ref.createdPod || this.ours.has(ref.podSandboxId))) {
       const left = await this.cri.listContainers(ref.podSandboxId).catch(() => []);
       if (left.length === 0) {
         await this.cri.stopPodSandbox(ref.podSandboxId).catch(() => undefined);
         await this.cri.removePodSandbox(ref.podSandboxId).catch(() => undefined);
         for (const [k, v] of this.pods) if ((await v.catch(() => '')) === ref.podSandboxId) this.pods.delete(k);
+        this.ours.delete(ref.podSandboxId);
       }
     }
   }

@@ -2,7 +2,7 @@ import type { Workload } from '../inventory.js';
 
 /** What a deployer made on the target, recorded in the journal as soon as it exists. */
 export type TargetRef =
-  | { kind: 'podman'; name: string; id?: string }
+  | { kind: 'podman'; name: string; id?: string; pidfile?: string }
   | { kind: 'cri'; podSandboxId?: string; containerId?: string; createdPod?: boolean };
 
 /** Runs a state image under the target runtime with the source container's configuration. */
@@ -10,6 +10,10 @@ export interface Deployer {
   readonly runtime: 'cri-o' | 'podman';
   /** Reachable and working: returns a version string, or throws with what to do. */
   check(): Promise<string>;
+  /** Pod sandboxes a previous run made (source pod id → target pod id), from the journal. */
+  adopt?(pods: Record<string, string>): void;
+  /** Work that does not depend on the container's state (a CRI pod sandbox), done before it is frozen. */
+  prepare?(w: Workload, record: (ref: TargetRef) => void): Promise<void>;
   /** Creates and starts the container; `record` is called with each thing made, before the next step. */
   deploy(w: Workload, image: string, record: (ref: TargetRef) => void): Promise<TargetRef>;
   /** True when the target container is running. */

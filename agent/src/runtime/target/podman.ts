@@ -1,3 +1,5 @@
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { CommandError, run } from '../../util/exec.js';
 import { RuntimeError } from '../errors.js';
 import type { Workload } from '../inventory.js';
@@ -35,19 +37,34 @@ export class PodmanDeployer implements Deployer {
     const name = targetName(w);
     const ref: TargetRef = { kind: 'podman', name };
     record(ref);
-    const args = ['run', '--detach', '--name', name, '--label', `io.infravisor.migrated-from=${w.id}`];
+    // The container's pid, for a cheap liveness check (no podman process in the freeze window).
+    const pidfile = join(this.store.runroot, 'infravisor-migrate', `${name}.pid`);
+    mkdirSync(dirname(pidfile), { recursive: true });
+    rmSync(pidfile, { force: true });
+    const args = ['run', '--detach', '--name', name, '--pidfile', pidfile, '--label', `io.infravisor.migrated-from=${w.id}`];
     for (const [k, v] of Object.entries(w.labels)) args.push('--label', `${k}=${v}`);
     for (const m of w.mounts) args.push('--volume', `${m.source}:${m.destination}${m.readonly ? ':ro' : ''}`);
     if (w.hostNetwork) args.push('--network', 'host');
     args.push(image);
     const id = (await this.podman(args)).trim().split('\n').pop()!;
-    const done: TargetRef = { ...ref, id };
+    const done: TargetRef = { ...ref, id, pidfile };
     record(done);
     return done;
   }
 
   async running(ref: TargetRef): Promise<boolean> {
     if (ref.kind !== 'podman') return false;
+    if (ref.pidfile) {
+      try {
+        const pid = Number(readFileSync(ref.pidfile, 'utf8').trim());
+        if (pid > 0) {
+          process.kill(pid, 0);
+          return true;
+        }
+      } catch {
+        /* not written yet, or gone: ask podman */
+      }
+    }
     const out = await this.podman(['inspect', '--format', '{{.State.Status}}', ref.id ?? ref.name]).catch(() => '');
     return out.trim() === 'running';
   }
@@ -57,5 +74,6 @@ export class PodmanDeployer implements Deployer {
     await this.podman(['rm', '--force', '--time', '0', ref.name]).catch((err: RuntimeError) => {
       if (!/no such container|no container with name/i.test(err.message)) throw err;
     });
+    if (ref.pidfile) rmSync(ref.pidfile, { force: true });
   }
 }
