@@ -15,7 +15,7 @@ import { buildImages, TestContainerd, TestStore } from '../test/support/containe
 import { summarize, table, writeResult } from './lib.js';
 
 /**
- * `npm run bench -- migrate [--containers 5] [--bases 1,200] [--diffs 1,50]` (root; containerd,
+ * `npm run bench -- migrate [--containers 5] [--bases 1,200] [--diffs 1,50] [--parallel 1]` (root; containerd,
  * skopeo, podman): for base images of 1 MB and 200 MB × writable diffs of 1 MB and 50 MB, 5
  * plain containerd containers each, the freeze per container (pause → running under podman)
  * and the total time of `infravisor runtime migrate`, side by side with the naive path on the
@@ -73,6 +73,7 @@ export async function migrate(args: string[]): Promise<void> {
   const n = Number(arg('--containers') ?? 5);
   const bases = (arg('--bases') ?? '1,200').split(',').map(Number);
   const diffs = (arg('--diffs') ?? '1,50').split(',').map(Number);
+  const parallel = Number(arg('--parallel') ?? 1);
   const base = mkdtempSync('/tmp/ivr-bench-migrate-');
   const src = await TestContainerd.start(join(base, 'src'));
   const rows: (string | number)[][] = [];
@@ -95,7 +96,7 @@ export async function migrate(args: string[]): Promise<void> {
         const storage = new ContainersStorage(store.root, store.runroot);
         const stateDir = join(base, `state-${cell}`);
         const m = new Migration({ source, sourceCri: null, store: storage, deployer: new PodmanDeployer(storage, { containersConf: store.conf }), layout: new OciLayout(join(stateDir, 'layout')), journal: journalFile(stateDir), platform: hostPlatform(), log: silentLogger() });
-        const report = await m.migrate({ to: 'podman', only: ids, parallel: 1, dryRun: false, resume: false });
+        const report = await m.migrate({ to: 'podman', only: ids, parallel, dryRun: false, resume: false });
         if (!report.ok) throw new Error(`migration failed: ${JSON.stringify(report.containers.map((c) => c.error))}`);
         const freeze = report.containers.map((c) => c.freezeMs!);
         const j = journalFile(stateDir).read()!;
@@ -134,7 +135,7 @@ export async function migrate(args: string[]): Promise<void> {
         const throughput = movedBytes / MB / (report.totalMs / 1000);
         const skopeoThroughput = movedBytes / MB / (skopeoMs / 1000);
         rows.push([`${img.mb} MB`, `${diffMb} MB`, f.median, f.max, nf.median, Number((nf.median / f.median).toFixed(1)), report.totalMs, naiveTotal, Number(throughput.toFixed(1)), Number(skopeoThroughput.toFixed(1)), Number((throughput / skopeoThroughput).toFixed(2))]);
-        results.push({ baseMB: img.mb, diffMB: diffMb, containers: n, freezeMs: freeze, freeze: f, breakdownMedianMs: breakdown, totalMs: report.totalMs, precopyMs: report.precopyMs, naiveFreezeMs: naiveFreeze, naiveFreeze: nf, naiveTotalMs: naiveTotal, movedBytes, skopeoMs, throughputMBps: throughput, skopeoMBps: skopeoThroughput });
+        results.push({ baseMB: img.mb, diffMB: diffMb, containers: n, parallel, freezeMs: freeze, freeze: f, breakdownMedianMs: breakdown, totalMs: report.totalMs, precopyMs: report.precopyMs, naiveFreezeMs: naiveFreeze, naiveFreeze: nf, naiveTotalMs: naiveTotal, movedBytes, skopeoMs, throughputMBps: throughput, skopeoMBps: skopeoThroughput });
         process.stderr.write(`${cell}: freeze median ${f.median} ms (diff ${breakdown.diff} / store ${breakdown.store} / deploy ${breakdown.deploy}), naive ${nf.median} ms\n`);
       }
     }

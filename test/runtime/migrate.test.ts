@@ -20,7 +20,7 @@ import { SupervisedServices } from '../../agent/src/ccp/service.js';
 import { Secret } from '../../agent/src/config/secret.js';
 import { ControlPlaneHandover } from '../../agent/src/runtime/control-plane.js';
 import { K3S_BIN } from '../support/k3s.js';
-import { buildImages, containerPrerequisites, TestContainerd, TestStore } from '../support/containerd.js';
+import { buildImages, containerPrerequisites, TestContainerd, TestStore, type TestImage } from '../support/containerd.js';
 import { describeIf } from '../support/native.js';
 
 const BUSYBOX = 'localhost/infravisor-test/busybox:1';
@@ -42,6 +42,24 @@ let src: TestContainerd;
 let srcCri: CriClient;
 let layoutDir = '';
 let n = 0;
+
+/** The suite's source containerd with its images, started before and removed after the describe block. */
+function sourceContainerd(images: TestImage[]): void {
+  beforeAll(async () => {
+    base = mkdtempSync('/tmp/ivr-rt-');
+    src = await TestContainerd.start(join(base, 'src'));
+    layoutDir = await buildImages(join(base, 'images'), images);
+    // containerd imports what it can unpack; the image with an unknown layer type stays as content.
+    await src.importLayout(layoutDir).catch(() => undefined);
+    srcCri = src.cri();
+  }, 120_000);
+
+  afterAll(async () => {
+    srcCri?.close();
+    await src?.stop();
+    if (base) rmSync(base, { recursive: true, force: true });
+  }, 120_000);
+}
 
 /** A host-network pod with one container per spec; each writes a token into its rootfs, deletes /etc/deleteme and writes into its bind mount. */
 async function runPod(cri: CriClient, pod: string, containers: { name: string; image: string }[]): Promise<Made[]> {
@@ -121,23 +139,7 @@ async function taskStatus(id: string): Promise<string> {
 }
 
 describeIf(containerPrerequisites(), 'runtime migration on a real containerd (containerd → podman / CRI)', () => {
-  beforeAll(async () => {
-    base = mkdtempSync('/tmp/ivr-rt-');
-    src = await TestContainerd.start(join(base, 'src'));
-    layoutDir = await buildImages(join(base, 'images'), [
-      { name: BUSYBOX },
-      { name: DOCKER, docker: true, multiArch: true },
-      { name: PAUSE },
-    ]);
-    await src.importLayout(layoutDir);
-    srcCri = src.cri();
-  }, 120_000);
-
-  afterAll(async () => {
-    srcCri?.close();
-    await src?.stop();
-    if (base) rmSync(base, { recursive: true, force: true });
-  }, 120_000);
+  sourceContainerd([{ name: BUSYBOX }, { name: DOCKER, docker: true, multiArch: true }, { name: PAUSE }]);
 
   it('moves CRI pods and a plain container to podman with their written state, env, argv and mounts', async () => {
     const store = new TestStore(join(base, 'store-podman'));
@@ -216,19 +218,7 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 20_000): Promi
 }
 
 describeIf(containerPrerequisites(), 'runtime migration: CRI target, crashes, rollback and bad input', () => {
-  beforeAll(async () => {
-    base = mkdtempSync('/tmp/ivr-rt-');
-    src = await TestContainerd.start(join(base, 'src'));
-    layoutDir = await buildImages(join(base, 'images'), [{ name: BUSYBOX }, { name: PAUSE }, { name: 'localhost/infravisor-test/odd:1', layerMediaType: 'application/vnd.example.custom.layer.v1' }]);
-    await src.importLayout(layoutDir).catch(() => undefined);
-    srcCri = src.cri();
-  }, 120_000);
-
-  afterAll(async () => {
-    srcCri?.close();
-    await src?.stop();
-    if (base) rmSync(base, { recursive: true, force: true });
-  }, 120_000);
+  sourceContainerd([{ name: BUSYBOX }, { name: PAUSE }, { name: 'localhost/infravisor-test/odd:1', layerMediaType: 'application/vnd.example.custom.layer.v1' }]);
 
   it('deploys through CRI on a second runtime endpoint with the control plane: same pod metadata, labels, config, state', async () => {
     const dst = await TestContainerd.start(join(base, 'dst'));

@@ -51,6 +51,16 @@ export function pidsMentioning(needle: string): number[] {
   return out;
 }
 
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
 export class TestContainerd {
   readonly socket: string;
   /** containerd's root (its content store is under it). */
@@ -152,13 +162,7 @@ export class TestContainerd {
       if (this.child.exitCode === null) this.child.kill('SIGKILL');
     }
     // Shims of this containerd that outlived it (they name its socket on their command line).
-    for (const pid of pidsMentioning(this.socket)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    killAll(pidsMentioning(this.socket));
     await unmountAll(this.dir);
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -184,13 +188,7 @@ export class TestStore {
 
   async stop(): Promise<void> {
     if (existsSync(this.root)) await this.podman(['rm', '--all', '--force', '--time', '0']).catch(() => undefined);
-    for (const pid of pidsMentioning(this.runroot)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    killAll(pidsMentioning(this.runroot)); // conmons of this store
     await unmountAll(this.dir);
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import type { MigrationReport } from '../runtime/migrate.js';
 import type { Plan } from '../runtime/plan.js';
+import type { Migration } from '../runtime/migrate.js';
+import type { RuntimeOptions } from '../runtime/setup.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 const mb = (n: number | null) => (n === null ? '-' : `${(n / 1e6).toFixed(1)} MB`);
@@ -46,58 +48,60 @@ function printReport(r: MigrationReport): void {
   process.stdout.write(`${r.ok ? 'migrated' : 'NOT fully migrated'}: ${r.containers.filter((c) => c.phase === 'done').length}/${r.containers.length} container(s) to ${r.to} in ${(r.totalMs / 1000).toFixed(1)} s (pre-copy ${(r.precopyMs / 1000).toFixed(1)} s); journal ${r.id}\n`);
 }
 
+/** Parses the options (exit 2 on bad ones), wires a migration, runs `fn`, and closes the clients. */
+async function withMigration(raw: Record<string, unknown>, level: 'info' | 'warn', fn: (m: Migration, o: RuntimeOptions) => Promise<void>, before?: (o: RuntimeOptions) => Promise<void>): Promise<void> {
+  const { parseRuntimeOptions, createMigration } = await import('../runtime/setup.js');
+  const { createLogger } = await import('../log/logger.js');
+  const o = parseRuntimeOptions(raw);
+  await before?.(o);
+  const { migration, close } = createMigration(o, createLogger({ level, destination: 2 }));
+  try {
+    await fn(migration, o);
+  } finally {
+    close();
+  }
+}
+
 export function registerRuntimeCommands(rt: Command): void {
   common(rt.command('plan').description('list the containers, images and sizes a migration would move, and the expected freeze per container'))
     .option('--to <runtime>', 'target runtime: cri-o or podman', 'cri-o')
-    .action(async (raw: Record<string, unknown>) => {
-      const { parseRuntimeOptions, createMigration } = await import('../runtime/setup.js');
-      const { createLogger } = await import('../log/logger.js');
-      const o = parseRuntimeOptions(raw);
-      const { migration, close } = createMigration(o, createLogger({ level: 'warn', destination: 2 }));
-      try {
+    .action((raw: Record<string, unknown>) =>
+      withMigration(raw, 'warn', async (migration, o) => {
         const { plan } = await migration.plan(o);
         if (raw.json) process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
         else printPlan(plan);
-      } finally {
-        close();
-      }
-    });
+      }),
+    );
 
   common(rt.command('migrate').description('move the running containers from containerd to CRI-O (or podman) without stopping them first'))
     .requiredOption('--to <runtime>', 'target runtime: cri-o or podman')
     .option('--dry-run', 'inventory and plan only; change nothing')
     .option('--resume', 'finish the migration recorded in the journal (after a crash or a failure)')
-    .action(async (raw: Record<string, unknown>) => {
-      const { parseRuntimeOptions, createMigration, checkAgentStopped } = await import('../runtime/setup.js');
-      const { createLogger } = await import('../log/logger.js');
-      const o = parseRuntimeOptions(raw);
-      if (!raw.dryRun) await checkAgentStopped(o);
-      const { migration, close } = createMigration(o, createLogger({ level: raw.json ? 'warn' : 'info', destination: 2 }));
-      try {
-        const report = await migration.migrate({ to: o.to, only: o.only, parallel: o.parallel, dryRun: !!raw.dryRun, resume: !!raw.resume });
-        if (raw.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-        else printReport(report);
-        if (!report.ok) process.exitCode = 1;
-      } finally {
-        close();
-      }
-    });
+    .action((raw: Record<string, unknown>) =>
+      withMigration(
+        raw,
+        raw.json ? 'warn' : 'info',
+        async (migration, o) => {
+          const report = await migration.migrate({ to: o.to, only: o.only, parallel: o.parallel, dryRun: !!raw.dryRun, resume: !!raw.resume });
+          if (raw.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+          else printReport(report);
+          if (!report.ok) process.exitCode = 1;
+        },
+        async (o) => {
+          if (!raw.dryRun) await (await import('../runtime/setup.js')).checkAgentStopped(o);
+        },
+      ),
+    );
 
   common(rt.command('rollback').description('undo the unfinished part of the recorded migration: remove what was made on the target, resume the source'))
     .option('--to <runtime>', 'target runtime of the recorded migration', 'cri-o')
-    .action(async (raw: Record<string, unknown>) => {
-      const { parseRuntimeOptions, createMigration } = await import('../runtime/setup.js');
-      const { createLogger } = await import('../log/logger.js');
-      const o = parseRuntimeOptions(raw);
-      const { migration, close } = createMigration(o, createLogger({ level: 'info', destination: 2 }));
-      try {
+    .action((raw: Record<string, unknown>) =>
+      withMigration(raw, 'info', async (migration) => {
         const j = await migration.rollbackAll();
         if (!j) process.stdout.write('no migration is recorded\n');
         else if (raw.json) process.stdout.write(JSON.stringify(j, null, 2) + '\n');
         else for (const e of j.entries) process.stdout.write(`  ${e.workload.name.padEnd(40)} ${e.phase}${e.error ? `  ${e.error}` : ''}\n`);
         if (j?.entries.some((e) => e.phase === 'failed')) process.exitCode = 1;
-      } finally {
-        close();
-      }
-    });
+      }),
+    );
 }
