@@ -20,6 +20,13 @@ describe('infravisor runtime: bad input at the command line', () => {
     expect(r.stderr).toMatch(/\/nonexistent\/containerd\.sock does not exist: is the runtime running\? Pass its socket with --containerd-socket/);
   });
 
+  it('--only takes several names (the command gets as far as the socket)', () => {
+    const r = cli('plan', '--only', 'web', 'db', '--containerd-socket', '/nonexistent/containerd.sock');
+    expect(r.stderr).not.toMatch(/too many arguments|unknown/);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('/nonexistent/containerd.sock does not exist');
+  });
+
   it('migrate requires --to', () => {
     const r = cli('migrate');
     expect(r.status).toBe(2);

@@ -4,6 +4,7 @@ import type { Plan } from '../runtime/plan.js';
 import type { Migration } from '../runtime/migrate.js';
 import type { RuntimeOptions } from '../runtime/setup.js';
 
+/** --only a b, --only a --only b and --only a,b all select a and b. */
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 const mb = (n: number | null) => (n === null ? '-' : `${(n / 1e6).toFixed(1)} MB`);
 
@@ -20,7 +21,7 @@ function common(cmd: Command): Command {
     .option('--target-endpoint <socket>', "the CRI-O socket", '/var/run/crio/crio.sock')
     .option('--target-store <store>', 'where the target runtime reads images: containers-storage, or containerd:SOCKET for a containerd CRI endpoint', 'containers-storage')
     .option('--containers-conf <file>', 'containers.conf for podman (CONTAINERS_CONF)')
-    .option('--only <name>', 'only this container (pod/container, container name or id prefix); repeatable', collect, [])
+    .option('--only <names...>', 'only these containers (pod/container, container name or id prefix)', collect, [])
     .option('--parallel <n>', 'containers moved at once', '1')
     .option('--state-dir <dir>', 'where the migration journal is kept', '/var/lib/infravisor')
     .option('--work-dir <dir>', 'OCI layout for the images in transit (default: STATE_DIR/runtime/layout)')
