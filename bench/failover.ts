@@ -1,6 +1,7 @@
 import * as lab from '../agent/src/lab/lab.js';
 import type { LabStatus } from '../agent/src/lab/status.js';
 import { sleep, summarize, table, writeResult } from './lib.js';
+import { etcdTrials, keepalivedTrials, peersAvailable } from './peers.js';
 
 /**
  * `npm run bench -- failover [--sizes 5,16] [--trials 10]`: in one lab per size, repeatedly
@@ -8,6 +9,8 @@ import { sleep, summarize, table, writeResult } from './lib.js';
  * (b) the second CCP started there, (c) that CCP ready and every member of the side following
  * it; and from the restore: (d) one cluster with one CCP again. Status is polled every 100 ms,
  * so each figure carries up to ~100 ms of polling granularity (and a status round of its own).
+ * Then, in the same lab, the same cable pull against keepalived (VRRP) and a 3-member etcd
+ * (bench/peers.ts), unless --no-peers; the table ends with the ratios.
  */
 function side(st: LabStatus, cut: string) {
   return st.clusters.find((c) => !c.members.includes(cut) && c.members.length > 0) ?? null;
@@ -17,6 +20,9 @@ export async function failover(args: string[]): Promise<void> {
   const arg = (k: string) => (args.includes(k) ? args[args.indexOf(k) + 1] : undefined);
   const sizes = (arg('--sizes') ?? '5,16').split(',').map(Number);
   const trials = Number(arg('--trials') ?? 10);
+  const peers = !args.includes('--no-peers');
+  if (peers && peersAvailable()) throw new Error(`${peersAvailable()} (or pass --no-peers)`);
+  const ratios: (string | number)[][] = [];
   const name = 'benchfo';
   const rows: (string | number)[][] = [];
   const results: Record<string, unknown> = {};
@@ -24,6 +30,7 @@ export async function failover(args: string[]): Promise<void> {
     await lab.down(name).catch(() => undefined);
     await lab.up({ name, hosts: n, subnet: '10.91.0.0/24' });
     const m: Record<'a' | 'b' | 'c' | 'd', number[]> = { a: [], b: [], c: [], d: [] };
+    const peerRows: (string | number)[][] = [];
     try {
       const until = async (pred: (st: LabStatus) => boolean, timeoutMs = 60_000) => {
         const t0 = Date.now();
@@ -63,6 +70,21 @@ export async function failover(args: string[]): Promise<void> {
         process.stdout.write(`N=${n} trial ${t + 1}: a ${m.a.at(-1)} ms, b ${m.b.at(-1)} ms, c ${c} ms, merge ${m.d.at(-1)} ms\n`);
         await sleep(2000);
       }
+      if (peers && n >= 3) {
+        const vrrp = await keepalivedTrials(name, trials);
+        process.stdout.write(`N=${n} keepalived: ${vrrp.join(', ')} ms\n`);
+        const etcd = await etcdTrials(name, trials);
+        process.stdout.write(`N=${n} etcd: ${etcd.join(', ')} ms\n`);
+        results[`N=${n} peers`] = { keepalived: { ...summarize(vrrp), samples: vrrp }, etcd: { ...summarize(etcd), samples: etcd } };
+        for (const [label, xs] of [['keepalived VRRP: new MASTER', vrrp], ['etcd (3 members): new leader', etcd]] as const) {
+          const s = summarize(xs);
+          peerRows.push([n, label, s.n, s.min, s.median, s.p90, s.max]);
+        }
+        const med = (xs: number[]) => summarize(xs).median;
+        ratios.push([n, '(a) new primary / etcd new leader', Number((med(m.a) / med(etcd)).toFixed(2))]);
+        ratios.push([n, '(a) new primary / keepalived new MASTER', Number((med(m.a) / med(vrrp)).toFixed(2))]);
+        ratios.push([n, '(c) CCP ready, all following / etcd new leader', Number((med(m.c) / med(etcd)).toFixed(2))]);
+      }
     } finally {
       await lab.down(name);
     }
@@ -71,7 +93,9 @@ export async function failover(args: string[]): Promise<void> {
       const s = summarize(m[k]);
       rows.push([n, label, s.n, s.min, s.median, s.p90, s.max]);
     }
+    rows.push(...peerRows);
   }
   process.stdout.write('\n' + table(['N', 'from the cable pull (restore for d)', 'n', 'min ms', 'median', 'p90', 'max'], rows) + '\n');
+  if (ratios.length) process.stdout.write('\n' + table(['N', 'ratio of medians (< 1: infravisor faster)', 'ratio'], ratios) + '\n');
   process.stdout.write(`written to ${writeResult('failover', results)}\n`);
 }

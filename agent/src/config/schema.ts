@@ -39,6 +39,18 @@ export const TimingsSchema = z
     tickMs: ms(20, 5000, 250),
     /** Members not seen for this long are forgotten (no longer probed). */
     forgetAfterMs: ms(60_000, 30 * 86_400_000, 86_400_000),
+    /** Election (docs/election.md): how long a view must hold still before its primary publishes a claim. */
+    claimHoldMs: ms(0, 10_000, 300),
+    /** The CCP counts as lost after this many failed probes in a row… */
+    ccpLossProbes: z.number().int().min(1).max(20).default(2),
+    /** …spanning at least this long (one lost probe is not a failover). */
+    ccpLossMs: ms(0, 60_000, 1000),
+    /** A host left alone by a lost session (or just restarted) waits this long to rejoin before starting its own CCP. */
+    rejoinGraceMs: ms(0, 300_000, 10_000),
+    /** How long a CCP host's agent must answer from outside the view before its CCP is not this cluster's. */
+    ccpElsewhereMs: ms(0, 300_000, 5000),
+    /** How long a CCP probe result stays valid. */
+    reachFreshMs: ms(1000, 300_000, 5000),
   })
   .refine((t) => t.probeTimeoutMs < t.probeIntervalMs, {
     message: 'probeTimeoutMs must be shorter than probeIntervalMs',

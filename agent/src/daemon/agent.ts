@@ -167,6 +167,7 @@ export class Agent {
       },
       presenceChanged: () => this.later('presence', 50, () => void this.publishPresence('online')),
       startedAt: this.clock.now(),
+      timings: this.cfg.timings,
     });
     // The CCP this host runs or follows is probed twice a second.
     let inFlight = false;

@@ -14,17 +14,22 @@ import { sign, verify } from './signed.js';
 
 const AssignmentSchema = z.object({ host: z.string(), generation: z.number().int(), endpoint: z.string() });
 const ElectionStateSchema = z.object({ highestTerm: z.number().int(), highestGeneration: z.number().int(), config: z.unknown().nullable(), lastCcp: AssignmentSchema.nullable().default(null) });
-/** How long a view must hold still before its primary publishes a claim. */
-export const PUBLISH_HOLD_MS = 300;
-/** A CCP is unreachable after this many consecutive failed probes spanning at least LOSS_MS. */
-export const LOSS_PROBES = 2;
-export const LOSS_MS = 1000;
-/** How long a host left alone by a lost session waits to rejoin before starting its own CCP. */
-export const REJOIN_GRACE_MS = 10_000;
-/** How long a CCP host's agent must answer from outside the view before its CCP is not ours. */
-export const ELSEWHERE_MS = 5000;
-/** How long a probe result stays valid: longer than the calm probe period (2 s) plus a probe. */
-export const REACH_FRESH_MS = 5000;
+/** The election's timings (agent config `timings`, docs/election.md): defaults measured in the lab. */
+export interface ElectionTimings {
+  /** How long a view must hold still before its primary publishes a claim. */
+  claimHoldMs: number;
+  /** A CCP is unreachable after this many consecutive failed probes spanning at least ccpLossMs. */
+  ccpLossProbes: number;
+  ccpLossMs: number;
+  /** How long a host left alone by a lost session waits to rejoin before starting its own CCP. */
+  rejoinGraceMs: number;
+  /** How long a CCP host's agent must answer from outside the view before its CCP is not ours. */
+  ccpElsewhereMs: number;
+  /** How long a probe result stays valid: longer than the calm probe period (2 s) plus a probe. */
+  reachFreshMs: number;
+}
+
+export const DEFAULT_ELECTION_TIMINGS: ElectionTimings = { claimHoldMs: 300, ccpLossProbes: 2, ccpLossMs: 1000, rejoinGraceMs: 10_000, ccpElsewhereMs: 5000, reachFreshMs: 5000 };
 
 type CcpReportLike = import('./core.js').CcpReport;
 
@@ -47,6 +52,7 @@ export interface ElectionShellDeps {
   /** When this agent started: a host alone right after its start is treated like one that just
    * lost its group (it has not found the others yet). */
   startedAt: number;
+  timings?: ElectionTimings;
 }
 
 /**
@@ -70,7 +76,10 @@ export class ElectionShell {
   private lastGroupAt = 0;
   private rejected = { signature: 0, staleTerm: 0 };
 
+  private readonly t: ElectionTimings;
+
   constructor(private readonly d: ElectionShellDeps) {
+    this.t = d.timings ?? DEFAULT_ELECTION_TIMINGS;
     this.file = new StateFile(join(d.stateDir, 'election.json'), 'infravisor.election', 1, (b) => ElectionStateSchema.parse(b));
     let stored: z.infer<typeof ElectionStateSchema> | null = null;
     try {
@@ -172,30 +181,30 @@ export class ElectionShell {
 
   /**
    * The CCP host's agent answers but is not in this view: another cluster — or just restarted
-   * and about to be joined. Only when that has lasted ELSEWHERE_MS does it count.
+   * and about to be joined. Only when that has lasted ccpElsewhereMs does it count.
    */
   private agentElsewhere(host: string, inView: boolean, now: number): boolean | null {
     const a = this.agentAlive;
-    if (!a || a.host !== host || now - a.at > REACH_FRESH_MS) return null;
+    if (!a || a.host !== host || now - a.at > this.t.reachFreshMs) return null;
     if (!a.ok) return false;
     if (inView) {
       a.elsewhereSince = null;
       return true;
     }
     a.elsewhereSince ??= now;
-    return now - a.elsewhereSince >= ELSEWHERE_MS ? true : null;
+    return now - a.elsewhereSince >= this.t.ccpElsewhereMs ? true : null;
   }
 
   /**
    * Reachability of the CCP as `decide` sees it: true on a fresh success; false only after
-   * LOSS_PROBES consecutive failures spanning LOSS_MS (one lost probe is not a failover);
+   * ccpLossProbes consecutive failures spanning ccpLossMs (one lost probe is not a failover);
    * null while unknown.
    */
   private reachable(key: string, now: number): boolean | null {
     const r = this.reach;
-    if (!r || r.key !== key || now - r.at > REACH_FRESH_MS) return null;
+    if (!r || r.key !== key || now - r.at > this.t.reachFreshMs) return null;
     if (r.ok) return true;
-    return r.failures >= LOSS_PROBES && r.failingSince !== null && now - r.failingSince >= LOSS_MS ? false : null;
+    return r.failures >= this.t.ccpLossProbes && r.failingSince !== null && now - r.failingSince >= this.t.ccpLossMs ? false : null;
   }
 
   /** This host's own judgement of the CCP it probes, for its presence. */
@@ -246,7 +255,7 @@ export class ElectionShell {
       ccpHostAgentAlive: probed ? this.agentElsewhere(probed.host, inView.has(probed.host), now) : null,
       failed: this.failed,
       viewStableSince: this.viewStableSince,
-      justLeftGroup: view.length === 1 && !isolated && this.lastGroupAt > 0 && now - this.lastGroupAt < REJOIN_GRACE_MS,
+      justLeftGroup: view.length === 1 && !isolated && this.lastGroupAt > 0 && now - this.lastGroupAt < this.t.rejoinGraceMs,
       settleMs: this.d.settleMs,
       port: this.d.port,
       configRevision: this.state.config!.revision,
@@ -257,7 +266,7 @@ export class ElectionShell {
       this.reason = out.reason;
       // Claim only on a view that has held still for a moment: right after a change of broker
       // the retained presences of better-ranked members may still be on their way.
-      if (out.publish && now - this.viewStableSince < PUBLISH_HOLD_MS) {
+      if (out.publish && now - this.viewStableSince < this.t.claimHoldMs) {
         this.reason = 'view just changed';
       } else if (out.publish) {
         const claim = signClaim(this.d.secret, { ...out.publish, ts: now });
