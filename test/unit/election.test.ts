@@ -96,10 +96,17 @@ describe('election core (table)', () => {
   });
 
   it('the local goal: the CCP host runs the server, everyone else follows it', () => {
-    const c = claim({ primary: 'h1', term: 1, ccp: { host: 'h2', generation: 1, endpoint: ep('h2') } });
+    const c = claim({ primary: 'h1', term: 1, members: ['h1', 'h2', 'h3'], ccp: { host: 'h2', generation: 1, endpoint: ep('h2') } });
     expect(localGoal('h2', c)).toEqual({ role: 'server', assignment: c.ccp });
     expect(localGoal('h3', c)).toEqual({ role: 'agent', assignment: c.ccp });
     expect(localGoal('h3', null)).toEqual({ role: 'keep' });
+  });
+
+  it('a claim binds its members only: a CCP host that joins after it was decided keeps its CCP', () => {
+    // After a heal: h1's claim was made before h4 (which runs the other side's CCP) was in its view.
+    const c = claim({ primary: 'h1', term: 4, members: ['h1', 'h5'], ccp: { host: 'h1', generation: 1, endpoint: ep('h1') } });
+    expect(localGoal('h4', c)).toEqual({ role: 'keep' });
+    expect(localGoal('h5', c)).toEqual({ role: 'agent', assignment: c.ccp });
   });
 });
 

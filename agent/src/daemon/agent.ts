@@ -200,10 +200,13 @@ export class Agent {
   }
 
   /** The size of the cluster this host's CCP serves, when it is the CCP host. Kept across a
-   * change of broker (claims are per broker), since that is when a merge compares sizes. */
+   * change of broker (claims are per broker), since that is when a merge compares sizes. A host
+   * whose own link is down serves itself only: cut off before its side could claim the smaller
+   * cluster, it must not carry the old size into the merge when the cable is back. */
   private servedClusterSize(): number | null {
     const c = this.election.claim;
     if (c?.ccp?.host === this.cfg.host.name) this.servedSize = c.members.length;
+    if (this.core.isIsolated && this.servedSize !== null) this.servedSize = 1;
     if (this.controller.report.role !== 'server') this.servedSize = null;
     return this.servedSize;
   }
@@ -321,6 +324,7 @@ export class Agent {
           this.later('persist', 1000, () => this.persist());
           break;
         case 'event':
+          if (a.name === 'rendezvous-changed') this.election?.brokerChanged(this.clock.now());
           this.event(a.name, a.fields);
           break;
         case 'drop-session': {

@@ -164,10 +164,16 @@ function sameCcp(a: CcpAssignment | null, b: CcpAssignment | null): boolean {
   return a === b || (a !== null && b !== null && a.host === b.host && a.generation === b.generation && a.endpoint === b.endpoint);
 }
 
-/** What this host should run, given the claim it follows. */
+/**
+ * What this host should run, given the claim it follows. A claim binds its members only: a host
+ * that is not among them (it has just joined the claimant's broker, after a heal) keeps what it
+ * runs — its own CCP included — until a claim made with it in view says otherwise. Otherwise a
+ * primary that decided before the other side's CCP host appeared in its view would make that
+ * host archive its CCP without the merge rule ever comparing the two.
+ */
 export type LocalCcpGoal = { role: 'server'; assignment: CcpAssignment } | { role: 'agent'; assignment: CcpAssignment } | { role: 'keep' };
 
 export function localGoal(self: string, claim: ClaimBody | null): LocalCcpGoal {
-  if (!claim?.ccp) return { role: 'keep' };
+  if (!claim?.ccp || !claim.members.includes(self)) return { role: 'keep' };
   return claim.ccp.host === self ? { role: 'server', assignment: claim.ccp } : { role: 'agent', assignment: claim.ccp };
 }

@@ -11,6 +11,7 @@ import { errorMessage } from '../util/errors.js';
 import { signClaim, verifyClaim, type CcpAssignment, type ClaimBody, type SignedClaim } from './claim.js';
 import { decide, localGoal, type ViewMember } from './core.js';
 import { sign, verify } from './signed.js';
+import { compareRank } from '../membership/rank.js';
 
 const AssignmentSchema = z.object({ host: z.string(), generation: z.number().int(), endpoint: z.string() });
 const ElectionStateSchema = z.object({ highestTerm: z.number().int(), highestGeneration: z.number().int(), config: z.unknown().nullable(), lastCcp: AssignmentSchema.nullable().default(null) });
@@ -74,6 +75,7 @@ export class ElectionShell {
   private reach: { key: string; ok: boolean; at: number; failures: number; failingSince: number | null } | null = null;
   private agentAlive: { host: string; ok: boolean; at: number; elsewhereSince: number | null } | null = null;
   private lastGroupAt = 0;
+  private brokerSince = 0;
   private rejected = { signature: 0, staleTerm: 0 };
 
   private readonly t: ElectionTimings;
@@ -91,6 +93,16 @@ export class ElectionShell {
     const cfg = storedCfg?.success && storedCfg.data.revision >= d.initialConfig.revision ? storedCfg.data : d.initialConfig;
     this.lastGroupAt = stored ? d.startedAt : 0; // a restart, not a first boot: wait for the group
     this.state = { highestTerm: stored?.highestTerm ?? 0, highestGeneration: stored?.highestGeneration ?? 0, config: { revision: cfg.revision, ccp: cfg }, lastCcp: stored?.lastCcp ?? null };
+  }
+
+  /**
+   * This host has just moved to another broker (a heal, a new rendezvous). The first claim it
+   * meets there may have been made before the whole merged view was known; until the view has
+   * had settleMs to fill, it keeps following the CCP it followed, so that the merge rule counts
+   * it where it was (see docs/election.md).
+   */
+  brokerChanged(now: number): void {
+    this.brokerSince = now;
   }
 
   get config(): CcpConfig {
@@ -231,10 +243,17 @@ export class ElectionShell {
     if (selfCcp?.state === 'failed' && !((this.failed.get(self.host) ?? 0) > now)) this.failed.set(self.host, now + this.d.failedRetryMs);
     this.raise(Math.max(0, ...viewMembers.map((m) => m.term)), Math.max(0, ...view.map((m) => m.ccp?.generation ?? 0)));
 
-    // The valid claim: the highest term among verified claims of members of this view.
+    // The valid claim: the highest term among verified claims of members of this view. Two
+    // claims of one term (a restarted primary whose stored term lagged, meeting the one elected
+    // while it was away) are told apart by their primaries' rank, the same way on every host.
     const inView = new Set(view.map((m) => m.card.host));
+    const cards = new Map(view.map((m) => [m.card.host, m.card]));
+    const outranks = (a: string, b: string) => compareRank(cards.get(a)!, cards.get(b)!) < 0;
     let best: SignedClaim | null = null;
-    for (const c of this.claims.values()) if (inView.has(c.primary) && c.term >= this.state.highestTerm && (!best || c.term > best.term)) best = c;
+    for (const c of this.claims.values()) {
+      if (!inView.has(c.primary) || c.term < this.state.highestTerm) continue;
+      if (!best || c.term > best.term || (c.term === best.term && outranks(c.primary, best.primary))) best = c;
+    }
     if (best) this.raise(best.term, best.ccp?.generation ?? 0);
     this.current = best;
     if (best) this.remember(best.ccp);
@@ -283,7 +302,14 @@ export class ElectionShell {
       if (this.role === 'primary') this.d.log.info({ primary: out.primary }, 'no longer the primary');
       this.role = 'follower';
     }
-    this.d.controller.setGoal(localGoal(self.host, this.current));
+    const goal = localGoal(self.host, this.current);
+    const settling = now - this.brokerSince < this.d.settleMs && this.role !== 'primary';
+    const following = this.d.controller.report.endpoint;
+    if (settling && goal.role !== 'keep' && following && goal.assignment.endpoint !== following) {
+      this.d.controller.setGoal({ role: 'keep' });
+      return;
+    }
+    this.d.controller.setGoal(goal);
   }
 
   snapshot() {
