@@ -271,7 +271,7 @@ describeIf(containerPrerequisites(), 'runtime migration: CRI target, crashes, ro
     }
   }, 180_000);
 
-  it('resumes after a crash: half-deployed → rolled back and done again; verified → source stopped', async () => {
+  it('resumes after a crash: half-deployed → rolled back and done again; verified → source stopped; pre-copied → moved', async () => {
     const store = new TestStore(join(base, 'store-crash'));
     const stateDir = join(base, 'state-crash');
     try {
@@ -310,6 +310,18 @@ describeIf(containerPrerequisites(), 'runtime migration: CRI target, crashes, ro
       expect(finishing.containers.map((c) => [c.name, c.phase])).toEqual([['crash-b', 'done']]);
       expect(['STOPPED', 'GONE']).toContain(await taskStatus(b.id));
       await expectSameState((cmd) => store.podman(['exec', `crash-b-${b.id.slice(0, 8)}`, '/bin/sh', '-c', cmd]), b, 'plain', b.args);
+
+      // Crash 3: after the pre-copy, before the freeze (the second task listing: the first is the inventory's).
+      const c = await runPlain('crash-c', BUSYBOX);
+      let calls = 0;
+      const hang3 = hangAt(new Containerd(src.socket), 'tasks', () => ++calls >= 2);
+      void new Migration(deps({ source: hang3.obj, store: storage, deployer: podman }, stateDir)).migrate({ to: 'podman', only: ['crash-c'], parallel: 1, dryRun: false, resume: false });
+      await hang3.reached;
+      expect(journalFile(stateDir).read()!.entries[0]!.phase).toBe('precopied');
+      expect(await taskStatus(c.id)).toBe('RUNNING');
+      const third = await new Migration(deps({ store: storage, deployer: podman }, stateDir)).migrate({ to: 'podman', only: [], parallel: 1, dryRun: false, resume: true });
+      expect(third.containers.map((x) => [x.name, x.phase])).toEqual([['crash-c', 'done']]);
+      await expectSameState((cmd) => store.podman(['exec', `crash-c-${c.id.slice(0, 8)}`, '/bin/sh', '-c', cmd]), c, 'plain', c.args);
     } finally {
       await store.stop();
     }

@@ -171,7 +171,9 @@ export class Migration {
     const tp = this.now();
     const bases = new Map<string, BaseImage>();
     const baseErrors = new Map<string, string>();
-    for (const ref of new Set(this.j.entries.filter((e) => e.phase === 'planned').map((e) => e.workload.image))) {
+    // (A resumed run also takes the entries a crash left pre-copied: pre-copy is idempotent.)
+    const waiting = (e: Entry) => e.phase === 'planned' || e.phase === 'precopied';
+    for (const ref of new Set(this.j.entries.filter(waiting).map((e) => e.workload.image))) {
       try {
         bases.set(ref, await precopy(this.d.source, this.d.layout, this.d.store, ref, this.d.platform));
         this.d.log.info({ image: ref }, 'base image pre-copied');
@@ -185,11 +187,11 @@ export class Migration {
 
     const todo: number[] = [];
     this.j.entries.forEach((e, i) => {
-      if (e.phase !== 'planned') return;
+      if (!waiting(e)) return;
       const failed = baseErrors.get(e.workload.image);
       if (failed) this.set(i, 'rolled-back', { error: `base image: ${failed}` });
       else {
-        this.set(i, 'precopied');
+        if (e.phase === 'planned') this.set(i, 'precopied');
         todo.push(i);
       }
     });
