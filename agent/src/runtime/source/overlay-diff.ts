@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { pack, type Header, type Pack } from 'tar-stream';
+import { call, libc } from '../../util/libc.js';
 
 type Headers = Partial<Header> & Pick<Header, 'name'>;
-import { call, libc } from '../../util/libc.js';
 
 /**
  * The diff of an overlayfs container straight from its upper directory, as an OCI layer:
@@ -13,9 +13,10 @@ import { call, libc } from '../../util/libc.js';
  * directories as they are; overlay whiteouts (0/0 character devices) become `.wh.NAME`;
  * opaque directories (xattr overlay.opaque=y) get `.wh..wh..opq`; extended attributes other
  * than overlay's own travel as PAX `SCHILY.xattr.*` records; hard links within the layer stay
- * links. Anything this cannot represent faithfully (redirected or metacopy directories, which
- * containerd's snapshotter does not enable, binary xattr values, sockets are skipped as tar
- * cannot hold them) throws OverlayDiffUnsupported so that the caller uses containerd's differ.
+ * links; sockets are skipped (tar cannot hold them; containerd's differ skips them too).
+ * What this cannot represent faithfully — redirected or metacopy directories (containerd's
+ * snapshotter does not enable them) and binary xattr values — throws OverlayDiffUnsupported,
+ * and the caller uses containerd's differ instead.
  */
 export class OverlayDiffUnsupported extends Error {}
 
