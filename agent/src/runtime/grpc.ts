@@ -24,9 +24,9 @@ export function protoPackage(file: string): grpc.GrpcObject {
 }
 
 /** The socket path of an endpoint (`unix://` optional); a missing socket is refused with the option that sets it. */
-export function socketPath(endpoint: string, option: string): string {
+export function socketPath(endpoint: string, option: string, what = { name: 'CRI endpoint', daemon: 'the runtime' }): string {
   const path = endpoint.replace(/^unix:\/\//, '');
-  if (!existsSync(path)) throw new RuntimeError('CRI_UNREACHABLE', `CRI endpoint ${path} does not exist: is the runtime running? Pass its socket with ${option}.`);
+  if (!existsSync(path)) throw new RuntimeError('CRI_UNREACHABLE', `${what.name} ${path} does not exist: is ${what.daemon} running? Pass its socket with ${option}.`);
   return path;
 }
 

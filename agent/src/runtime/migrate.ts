@@ -136,7 +136,7 @@ export class Migration {
     await this.d.source.check();
     await this.d.deployer.check();
 
-    const { plan, workloads } = opts.resume && existing ? { plan: await this.planFor(existing, opts), workloads: existing.entries.map((e) => e.workload) } : await this.plan(opts);
+    const { plan, workloads } = opts.resume && existing ? { plan: this.planFor(existing, opts), workloads: existing.entries.map((e) => e.workload) } : await this.plan(opts);
     if (opts.dryRun) return this.report(plan, opts, t0, 0, workloads.map((w) => newEntry(w, t0)), 'dry');
 
     const free = this.d.store.freeBytes();
@@ -206,10 +206,9 @@ export class Migration {
     return this.report(plan, opts, t0, precopyMs, this.j.entries, 'run');
   }
 
-  private async planFor(j: Journal, opts: MigrateOptions): Promise<Plan> {
-    const image = new Map<string, number>();
-    const diff = new Map<string, number>();
-    return planMigration(opts.to, j.entries.map((e) => e.workload), { image, diff }, opts.parallel);
+  /** A resumed run's plan: the recorded containers (their sizes were measured by the first run). */
+  private planFor(j: Journal, opts: MigrateOptions): Plan {
+    return planMigration(opts.to, j.entries.map((e) => e.workload), { image: new Map(), diff: new Map() }, opts.parallel);
   }
 
   private async moveOne(i: number, base: BaseImage, verifyTimeoutMs: number): Promise<void> {

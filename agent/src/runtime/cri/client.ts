@@ -85,9 +85,6 @@ export class CriClient {
     return (await this.call<{ image: CriImage | null }>(this.images, 'ImageStatus', { image: { image } })).image;
   }
 
-  async listImages(): Promise<CriImage[]> {
-    return (await this.call<{ images: CriImage[] }>(this.images, 'ListImages', {})).images;
-  }
 
   close(): void {
     this.runtime.close();

@@ -6,6 +6,7 @@ import { RuntimeError } from '../errors.js';
 import type { OciLayout } from '../oci/layout.js';
 import { OverlayDiffUnsupported, overlayDiffStream } from './overlay-diff.js';
 import { TasksClient } from './tasks-client.js';
+import { socketPath } from '../grpc.js';
 
 const SIGTERM = 15;
 const SIGKILL = 9;
@@ -58,8 +59,12 @@ export class Containerd {
     }
   }
 
+  private requireSocket(): string {
+    return socketPath(this.socket, '--containerd-socket', { name: 'containerd socket', daemon: 'containerd' });
+  }
+
   async check(): Promise<string> {
-    if (!existsSync(this.socket)) throw new RuntimeError('CRI_UNREACHABLE', `containerd socket ${this.socket} does not exist: is containerd running? Pass its socket with --containerd-socket.`);
+    this.requireSocket();
     const out = await this.ctr(['version'], 10_000);
     return /Server:[\s\S]*?Version:\s*(\S+)/.exec(out)?.[1] ?? 'unknown';
   }
@@ -75,8 +80,7 @@ export class Containerd {
   /** containerd's task service over gRPC, opened on first use (the socket is checked first). */
   private get t(): TasksClient {
     if (!this.tasksClient) {
-      if (!existsSync(this.socket)) throw new RuntimeError('CRI_UNREACHABLE', `containerd socket ${this.socket} does not exist: is containerd running? Pass its socket with --containerd-socket.`);
-      this.tasksClient = new TasksClient(this.socket, this.namespace);
+      this.tasksClient = new TasksClient(this.requireSocket(), this.namespace);
     }
     return this.tasksClient;
   }
