@@ -11,6 +11,8 @@ import { etcdTrials, keepalivedTrials, peersAvailable } from './peers.js';
  * so each figure carries up to ~100 ms of polling granularity (and a status round of its own).
  * Then, in the same lab, the same cable pull against keepalived (VRRP) and a 3-member etcd
  * (bench/peers.ts), unless --no-peers; the table ends with the ratios.
+ * `--arch arm64` runs the same on emulated arm64 VMs (no peers there) and adds each VM's
+ * boot: from QEMU's start to its agent answering status.
  */
 function side(st: LabStatus, cut: string) {
   return st.clusters.find((c) => !c.members.includes(cut) && c.members.length > 0) ?? null;
@@ -20,7 +22,8 @@ export async function failover(args: string[]): Promise<void> {
   const arg = (k: string) => (args.includes(k) ? args[args.indexOf(k) + 1] : undefined);
   const sizes = (arg('--sizes') ?? '5,16').split(',').map(Number);
   const trials = Number(arg('--trials') ?? 10);
-  const peers = !args.includes('--no-peers');
+  const arch = (arg('--arch') ?? 'native') as lab.LabArch;
+  const peers = !args.includes('--no-peers') && arch === 'native';
   if (peers && peersAvailable()) throw new Error(`${peersAvailable()} (or pass --no-peers)`);
   const ratios: (string | number)[][] = [];
   const name = 'benchfo';
@@ -28,11 +31,18 @@ export async function failover(args: string[]): Promise<void> {
   const results: Record<string, unknown> = {};
   for (const n of sizes) {
     await lab.down(name).catch(() => undefined);
-    await lab.up({ name, hosts: n, subnet: '10.91.0.0/24' });
+    const up = await lab.up({ name, hosts: n, subnet: '10.91.0.0/24', arch });
+    if (arch !== 'native') {
+      const boots = Object.keys(up.readyAt).map((h) => up.readyAt[h]! - up.startedAt[h]!);
+      process.stdout.write(`N=${n} ${arch} VM boot to agent ready: ${boots.join(', ')} ms\n`);
+      results[`N=${n} boot`] = { ...summarize(boots), samples: boots };
+      const s = summarize(boots);
+      rows.push([n, `${arch} VM boot → agent ready`, s.n, s.min, s.median, s.p90, s.max]);
+    }
     const m: Record<'a' | 'b' | 'c' | 'd', number[]> = { a: [], b: [], c: [], d: [] };
     const peerRows: (string | number)[][] = [];
     try {
-      const until = async (pred: (st: LabStatus) => boolean, timeoutMs = 60_000) => {
+      const until = async (pred: (st: LabStatus) => boolean, timeoutMs = arch === 'native' ? 60_000 : 300_000) => {
         const t0 = Date.now();
         for (;;) {
           const st = await lab.status(name);
@@ -97,5 +107,5 @@ export async function failover(args: string[]): Promise<void> {
   }
   process.stdout.write('\n' + table(['N', 'from the cable pull (restore for d)', 'n', 'min ms', 'median', 'p90', 'max'], rows) + '\n');
   if (ratios.length) process.stdout.write('\n' + table(['N', 'ratio of medians (< 1: infravisor faster)', 'ratio'], ratios) + '\n');
-  process.stdout.write(`written to ${writeResult('failover', results)}\n`);
+  process.stdout.write(`written to ${writeResult(arch === 'native' ? 'failover' : `failover-${arch}`, results)}\n`);
 }

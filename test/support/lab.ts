@@ -16,8 +16,18 @@ export function labPrerequisites(): string | null {
   return null;
 }
 
-export function labDescribe(title: string, fn: () => void): void {
-  const missing = labPrerequisites();
+/** VM labs also need QEMU for the architecture and cpio (the guest image is built on first use). */
+export function vmPrerequisites(): string | null {
+  const base = labPrerequisites();
+  if (base) return base;
+  const onPath = (b: string) => (process.env.PATH ?? '').split(':').some((d) => d && existsSync(`${d}/${b}`));
+  if (!onPath('qemu-system-aarch64')) return 'needs qemu-system-aarch64 (apt-get install qemu-system-arm)';
+  if (!onPath('cpio')) return 'needs cpio';
+  return null;
+}
+
+export function labDescribe(title: string, fn: () => void, prerequisites: () => string | null = labPrerequisites): void {
+  const missing = prerequisites();
   if (missing && process.env.CI !== 'true') {
     describe.skip(`${title} (skipped: ${missing})`, fn);
     return;

@@ -33,6 +33,10 @@ export class CcpController {
   private appliedKey = '';
   private failedKey = '';
   private stopped = false;
+  /** A failed goal is tried again after 1 s, doubling to 30 s, until it succeeds or changes. */
+  private failures = 0;
+  private retry: NodeJS.Timeout | null = null;
+  private lastSweep = 0;
 
   constructor(private readonly driver: CcpDriver, private readonly o: CcpControllerOptions) {}
 
@@ -67,7 +71,28 @@ export class CcpController {
     const key = keyOf(goal);
     if (key === keyOf(this.goal)) return;
     this.goal = goal;
+    this.failures = 0;
+    this.clearRetry();
     void this.pump();
+  }
+
+  private clearRetry(): void {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+  }
+
+  private scheduleRetry(key: string): void {
+    this.clearRetry();
+    if (this.stopped) return;
+    const delayMs = Math.min(30_000, 1000 * 2 ** Math.min(this.failures - 1, 5));
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      if (this.failedKey !== key || keyOf(this.goal) !== key) return;
+      this.failedKey = '';
+      void this.pump();
+    }, delayMs);
+    this.retry.unref();
+    this.o.log.info({ goal: key, delayMs, failures: this.failures }, 'CCP operation will be tried again');
   }
 
   private async pump(): Promise<void> {
@@ -115,9 +140,12 @@ export class CcpController {
       }
       this.appliedKey = key;
       this.lastError = null;
+      this.failures = 0;
     } catch (err) {
       this.lastError = errorMessage(err);
       this.failedKey = key;
+      this.failures++;
+      this.scheduleRetry(key);
       this.o.log.error({ err: this.lastError, goal: key }, 'CCP operation failed');
       if (goal.role === 'server') this.set({ role: 'server', generation: a.generation, state: 'failed', endpoint: a.endpoint });
     }
@@ -133,6 +161,7 @@ export class CcpController {
       if (state !== this.report_.state) this.set({ ...this.report_, state });
       return h.reachable;
     }
+    void this.sweepStrayServer();
     // A follower only needs to know that the CCP's port answers: a TCP connect, not a TLS handshake.
     const u = new URL(assignment.endpoint);
     const ok = await probeTcp(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port), 1500, 2);
@@ -146,8 +175,32 @@ export class CcpController {
     if (changed) this.o.onChange();
   }
 
+  /**
+   * Level-triggered clean-up, every 10 s while this host follows another CCP: a server still
+   * running here (a start that completed after the goal had changed, on a slow host) is stopped
+   * and archived, so that a cluster never has two.
+   */
+  private async sweepStrayServer(): Promise<void> {
+    if (this.busy || this.stopped || this.report_.role !== 'agent' || Date.now() - this.lastSweep < 10_000) return;
+    this.lastSweep = Date.now();
+    this.busy = true;
+    try {
+      const running = await this.driver.adopt();
+      if (running?.active) {
+        const where = await this.driver.archiveServer(`stray: this host follows generation ${this.report_.generation}`);
+        this.o.log.warn({ generation: running.generation, following: this.report_.generation, archive: where }, 'a CCP server was still running here: stopped and archived');
+      }
+    } catch (err) {
+      this.o.log.error({ err: errorMessage(err) }, 'could not check for a stray CCP server');
+    } finally {
+      this.busy = false;
+      if (this.again) void this.pump();
+    }
+  }
+
   stop(): void {
     this.stopped = true;
+    this.clearRetry();
   }
 }
 

@@ -51,6 +51,7 @@ export class SystemdServices implements ServiceManager {
 }
 
 const CLI = CLI_PATH;
+const SUPERVISOR_START_MS = 60_000;
 
 /**
  * The lab: each unit runs under `infravisor ccp supervise`, detached in its own session, with
@@ -85,13 +86,21 @@ export class SupervisedServices implements ServiceManager {
     closeSync(fd);
     sup.unref();
     const pid = sup.pid!;
-    for (let i = 0; i < 200; i++) {
+    // Starting Node takes ~0.3 s on a Pi 4, several seconds on a Pi Zero or under emulation.
+    const deadline = Date.now() + SUPERVISOR_START_MS;
+    while (Date.now() < deadline) {
       const s = this.state(unit);
       if (s && s.pid === pid && s.child) return;
       if (!procIdentity(pid)) throw new Error(`the supervisor of ${unit} exited at once; see ${join(this.stateDir, `${unit}.log`)}`);
       await new Promise((r) => setTimeout(r, 25));
     }
-    throw new Error(`the supervisor of ${unit} did not start its process within 5 s`);
+    // Ours and late: end it, or a retry would leave two supervisors of one unit.
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    throw new Error(`the supervisor of ${unit} did not start its process within ${SUPERVISOR_START_MS / 1000} s; see ${join(this.stateDir, `${unit}.log`)}`);
   }
 
   async stop(unit: Unit): Promise<void> {
@@ -118,7 +127,9 @@ export class SupervisedServices implements ServiceManager {
         `${alive(unit)} && ${node} ccp service --state-dir ${q(this.stateDir)} stop ${unit}`,
         `  rm -f ${pidOf(unit)}`,
         `  setsid ${node} ccp supervise --unit ${unit} --state-dir ${q(this.stateDir)} -- ${argv.map(q).join(' ')} </dev/null >>${q(join(this.stateDir, `${unit}.log`))} 2>&1 &`,
-        `  i=0; until read p t c < ${pidOf(unit)} 2>/dev/null && [ -n "$c" ]; do i=$((i+1)); [ $i -gt 200 ] && { echo "the supervisor of ${unit} did not start ${argv[0]}" >&2; exit 1; }; sleep 0.025; done`,
+        // Up to 60 s (Node starts in ~0.3 s on a Pi 4, in seconds on a Pi Zero or emulated); a
+        // late supervisor is ended, or a retry would leave two.
+        `  sup=$!; i=0; until read p t c 2>/dev/null < ${pidOf(unit)} && [ -n "$c" ]; do i=$((i+1)); [ $i -gt 2400 ] && { kill "$sup" 2>/dev/null; echo "the supervisor of ${unit} did not start ${argv[0]} within 60 s" >&2; exit 1; }; sleep 0.025; done`,
       ].join('\n'),
       stopOther: `if ${alive(other)}; then ${node} ccp service --state-dir ${q(this.stateDir)} stop ${other}; fi`,
     };

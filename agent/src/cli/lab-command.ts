@@ -25,16 +25,16 @@ export function formatLabStatus(st: LabStatus): string {
 export function registerLabCommands(cmd: Command, Option: typeof OptionCtor): void {
   const common = (c: Command) => c.addOption(new Option('-n, --name <lab>', 'lab name').default('lab')).option('--json', 'print JSON');
 
-  common(cmd.command('up').description('create hosts h1..hN in namespaces on a switch and start an agent on each'))
+  common(cmd.command('up').description('create hosts h1..hN (namespaces or VMs) on a switch and start an agent on each'))
     .requiredOption('--hosts <n>', 'number of hosts', (v) => Number(v))
     .option('--subnet <cidr>', 'address range of the lab network', '10.99.0.0/24')
     .option('--seed <hosts>', 'comma-separated hosts whose addresses are the seeds of every agent', 'h1')
     .option('--log-level <level>', 'agent log level', 'info')
-    .addOption(new Option('--arch <arch>', 'host kind: the namespace lab runs the machine architecture').choices(['native']).default('native'))
-    .action(async (o: Opts & { hosts: number; subnet: string; seed: string; logLevel: string }) => {
+    .addOption(new Option('--arch <arch>', 'native: hosts are network namespaces of this machine; arm64: emulated arm64 VMs (QEMU)').choices(['native', 'arm64']).default('native'))
+    .action(async (o: Opts & { hosts: number; subnet: string; seed: string; logLevel: string; arch: 'native' | 'arm64' }) => {
       const { up } = await lab();
       const t0 = Date.now();
-      const r = await up({ name: o.name, hosts: o.hosts, subnet: o.subnet, seeds: o.seed.split(','), logLevel: o.logLevel });
+      const r = await up({ name: o.name, hosts: o.hosts, subnet: o.subnet, seeds: o.seed.split(','), logLevel: o.logLevel, arch: o.arch });
       const hosts = r.record.hosts.map((h) => ({ name: h.name, address: h.address, pid: h.agent?.pid ?? null }));
       print(o, { name: o.name, dir: r.record.dir, hosts, ms: Date.now() - t0 }, `lab ${o.name} up in ${Date.now() - t0} ms: ${hosts.map((h) => `${h.name}=${h.address}`).join(' ')}\nsee it with: infravisor lab status --name ${o.name}`);
     });

@@ -1,26 +1,20 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { CLI_PATH, REPO_ROOT } from '../util/paths.js';
 import { stringify } from 'yaml';
-import { fetchStatus } from '../status/server.js';
-import { AGENT_NODE_FLAGS } from '../daemon/node-flags.js';
-import { SupervisedServices } from '../ccp/service.js';
-import type { AgentStatus } from '../status/types.js';
 import { writeFileAtomic } from '../state/atomic-file.js';
 import { LabError } from '../util/errors.js';
+import type { HostBackend } from './backend.js';
+import { netnsBackend } from './netns-backend.js';
 import { blockedPairs, parseGroups } from './partition.js';
 import { renderRuleset } from './nft.js';
 import * as netns from './netns.js';
 import { aggregate, type LabStatus } from './status.js';
-import { checkLabName, hostOf, isSameProcess, labDir, loadRecord, procIdentity, recordFile, saveRecord, withLock, type LabHost, type LabRecord } from './record.js';
+import { checkLabName, hostOf, labDir, loadRecord, procIdentity, recordFile, saveRecord, withLock, type LabHost, type LabRecord } from './record.js';
+import { VM_ARCHES, guestImage, requireVmTools, type VmArch } from './vm/qemu.js';
+import { EMULATED_TIMINGS, vmBackend } from './vm/backend.js';
 
-/** The built CLI the agents run (also when this module is loaded from source by the tests). */
-const CLI = CLI_PATH;
-/** The lab's CCP: a real k3s when K3S_BIN names one, else the k3s stand-in test fixture. */
-export const LAB_K3S = process.env.K3S_BIN ?? join(REPO_ROOT, 'test/fixtures/k3s-standin/k3s');
+export { LAB_K3S } from './netns-backend.js';
 
 const SAMPLE_CLUSTER_CONFIG = {
   version: 1,
@@ -30,10 +24,14 @@ const SAMPLE_CLUSTER_CONFIG = {
 };
 const NS_PREFIX = 'ivl-';
 
+export type LabArch = 'native' | VmArch;
+
 export interface UpOptions {
   name: string;
   hosts: number;
   subnet: string;
+  /** native: network namespaces of this machine; arm64: emulated VMs (QEMU). */
+  arch?: LabArch;
   /** Hosts whose address goes into every config as the only seed. Default: h1. */
   seeds?: string[];
   logLevel?: string;
@@ -60,62 +58,24 @@ function parseSubnet(subnet: string): { base: number[]; prefix: number } {
 
 const hostNs = (lab: string, host: string) => `${NS_PREFIX}${lab}-${host}`;
 
-function macFor(lab: string, kind: number, i: number): string {
-  const h = createHash('sha256').update(lab).digest();
-  return ['02', kind.toString(16).padStart(2, '0'), h[0]!.toString(16).padStart(2, '0'), h[1]!.toString(16).padStart(2, '0'), ((i >> 8) & 255).toString(16).padStart(2, '0'), (i & 255).toString(16).padStart(2, '0')].join(':');
+/** The backend of an existing lab (VM labs need no image to be handled, only to be made). */
+function backendOf(rec: LabRecord): HostBackend {
+  return rec.backend === 'qemu' ? vmBackend(rec.arch as VmArch, null) : netnsBackend;
 }
 
-function startAgent(h: LabHost): LabHost['agent'] {
-  const fd = openSync(h.log, 'a', 0o600);
-  try {
-    const child = spawn('ip', ['netns', 'exec', h.ns, process.execPath, ...AGENT_NODE_FLAGS, CLI, 'agent', '--config', h.config], { detached: true, stdio: ['ignore', fd, fd] });
-    child.unref();
-    if (!child.pid) throw new LabError(`could not start the agent of ${h.name}`);
-    // `ip netns exec` execs in place: the pid is the agent's.
-    const id = procIdentity(child.pid);
-    if (!id) throw new LabError(`the agent of ${h.name} exited at once; see ${h.log}`);
-    return id;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function logTail(path: string, lines = 10): string {
-  try {
-    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-async function waitReady(hosts: LabHost[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const pending = new Set(hosts);
-  while (pending.size) {
-    await Promise.all(
-      [...pending].map(async (h) => {
-        if (!isSameProcess(h.agent)) throw new LabError(`the agent of ${h.name} exited during start-up; its log ends with:\n${logTail(h.log)}`, 'LAB_AGENT');
-        try {
-          await fetchStatus(h.socket, 500);
-          pending.delete(h);
-        } catch {
-          /* not yet */
-        }
-      }),
-    );
-    if (!pending.size) break;
-    if (Date.now() > deadline) throw new LabError(`agents not ready after ${timeoutMs} ms: ${[...pending].map((h) => h.name).join(', ')}`, 'LAB_TIMEOUT');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: Record<string, number>; lastStartAt: number }> {
+export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: Record<string, number>; readyAt: Record<string, number>; lastStartAt: number }> {
   requireRoot();
   checkLabName(o.name);
+  const arch = o.arch ?? 'native';
+  if (arch !== 'native' && !(arch in VM_ARCHES)) throw new LabError(`--arch ${arch} is not supported; use native or ${Object.keys(VM_ARCHES).join(', ')}`, 'LAB_USAGE', 2);
   if (!Number.isInteger(o.hosts) || o.hosts < 1 || o.hosts > 200) throw new LabError('--hosts must be a whole number from 1 to 200', 'LAB_USAGE', 2);
+  if (arch !== 'native' && o.hosts > 16) throw new LabError('--hosts must be at most 16 for emulated VMs (each takes ~1.4 GB and a share of a core)', 'LAB_USAGE', 2);
   const { base, prefix } = parseSubnet(o.subnet);
+  if (arch !== 'native') requireVmTools(arch);
   return withLock(o.name, async () => {
     if (recordFile(o.name).read()) throw new LabError(`lab ${o.name} already exists; remove it with: infravisor lab down --name ${o.name}`, 'LAB_EXISTS');
+    // The guest image comes first: building it can take a minute, and nothing exists yet.
+    const backend = arch === 'native' ? netnsBackend : vmBackend(arch, await guestImage(arch));
     const dir = labDir(o.name);
     const switchNs = `${NS_PREFIX}${o.name}-sw`;
     const names = Array.from({ length: o.hosts }, (_, i) => `h${i + 1}`);
@@ -123,9 +83,9 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
       const hdir = join(dir, name);
       return {
         name,
-        ns: hostNs(o.name, name),
+        ns: arch === 'native' ? hostNs(o.name, name) : '',
         address: `${base[0]}.${base[1]}.${base[2]}.${i + 11}`,
-        mac: macFor(o.name, 0x10, i + 1),
+        mac: netns.macFor(o.name, 0x10, i + 1),
         port: `p-${name}`,
         cable: 'in',
         loss: 0,
@@ -134,58 +94,54 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
         socket: join(hdir, 'agent.sock'),
         log: join(hdir, 'agent.log'),
         agent: null,
+        ...(arch === 'native' ? {} : { vm: { qemu: null, qmp: join(hdir, 'qmp.sock'), channel: join(hdir, 'channel.sock'), console: join(hdir, 'console.log'), initrd: join(hdir, 'initrd.img') } }),
       };
     });
-    const rec: LabRecord = { name: o.name, backend: 'netns', state: 'creating', createdAt: Date.now(), dir, cluster: o.name, switchNs, bridge: netns.BRIDGE, prefix, hosts, partition: null };
+    const rec: LabRecord = { name: o.name, backend: backend.kind, arch, state: 'creating', createdAt: Date.now(), dir, cluster: o.name, switchNs, bridge: netns.BRIDGE, prefix, hosts, partition: null };
     saveRecord(rec); // before anything exists, so `down` can always clean up
     try {
       await netns.createSwitch(switchNs);
-      for (const [i, h] of hosts.entries()) {
-        await netns.createHost(switchNs, { ns: h.ns, address: h.address, prefix, mac: h.mac, port: h.port, portMac: macFor(o.name, 0x20, i + 1) });
-      }
       await netns.loadRuleset(switchNs, renderRuleset((x) => `p-${x}`, [], []));
-      const secretFile = join(dir, 'cluster.secret');
-      writeFileAtomic(secretFile, randomBytes(24).toString('base64url') + '\n', 0o600);
-      const clusterConfig = join(dir, 'cluster.yaml');
-      writeFileSync(clusterConfig, stringify(SAMPLE_CLUSTER_CONFIG), { mode: 0o644 });
-      const seedHosts = o.seeds ?? ['h1'];
-      const seeds = seedHosts.map((s) => `${hostOf(rec, s).address}:1883`);
+      writeFileAtomic(join(dir, 'cluster.secret'), randomBytes(24).toString('base64url') + '\n', 0o600);
+      writeFileSync(join(dir, 'cluster.yaml'), stringify(SAMPLE_CLUSTER_CONFIG), { mode: 0o644 });
+      const seeds = (o.seeds ?? ['h1']).map((s) => `${hostOf(rec, s).address}:1883`);
       for (const h of hosts) {
         mkdirSync(join(h.dir, 'state'), { recursive: true, mode: 0o700 });
+        const p = backend.paths(h);
         const cfg = {
           cluster: rec.cluster,
           host: { name: h.name, address: h.address, port: 1883 },
           seeds,
-          secretFile,
-          stateDir: join(h.dir, 'state'),
-          statusSocket: h.socket,
-          ccp: { bin: LAB_K3S, configRoot: join(h.dir, 'k3s', 'etc'), dataDir: join(h.dir, 'k3s', 'data'), service: 'supervisor', archiveDir: join(h.dir, 'k3s', 'archive'), port: 6443 },
-          clusterConfig,
-          ...(o.timings ? { timings: o.timings } : {}),
+          secretFile: p.secretFile,
+          stateDir: p.stateDir,
+          statusSocket: p.statusSocket,
+          ccp: { bin: p.k3sBin, configRoot: join(p.k3sRoot, 'etc'), dataDir: join(p.k3sRoot, 'data'), service: 'supervisor', archiveDir: join(p.k3sRoot, 'archive'), port: 6443 },
+          clusterConfig: p.clusterConfig,
+          ...(o.timings || arch !== 'native' ? { timings: { ...(arch === 'native' ? {} : EMULATED_TIMINGS), ...o.timings } } : {}),
           log: { level: o.logLevel ?? 'info' },
         };
         writeFileSync(h.config, stringify(cfg), { mode: 0o600 });
       }
-      // Agents start in waves as wide as the machine has cores, each wave waiting until its
-      // agents answer: N node processes booting at once on a small machine starve each
-      // other's 1 s keepalives (on real hosts each agent has its own CPU).
+      // Hosts start in waves, each wave waiting until its agents answer (backend.wave()).
       const startedAt: Record<string, number> = {};
-      const wave = Math.max(1, availableParallelism());
+      const readyAt: Record<string, number> = {};
+      const wave = backend.wave();
       let lastStartAt = Date.now();
       for (let i = 0; i < hosts.length; i += wave) {
         const batch = hosts.slice(i, i + wave);
         for (const h of batch) {
-          h.agent = startAgent(h);
+          await backend.create(rec, h, hosts.indexOf(h));
           startedAt[h.name] = lastStartAt = Date.now();
+          saveRecord(rec);
         }
-        saveRecord(rec);
-        await waitReady(batch, o.readyTimeoutMs ?? 60_000);
+        await backend.waitReady(rec, batch, o.readyTimeoutMs ?? (arch === 'native' ? 60_000 : 240_000));
+        for (const h of batch) readyAt[h.name] = Date.now();
       }
       rec.state = 'up';
       saveRecord(rec);
-      return { record: rec, startedAt, lastStartAt };
+      return { record: rec, startedAt, readyAt, lastStartAt };
     } catch (err) {
-      // A lab that did not come up is removed whole; the error carries the agent's log tail.
+      // A lab that did not come up is removed whole; the error carries the log or console tail.
       saveRecord(rec);
       await removeLab(o.name).catch(() => undefined);
       throw err;
@@ -193,20 +149,9 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
   });
 }
 
-/** The supervised k3s units of a lab host (started by its agent, outliving it). */
-const servicesOf = (h: LabHost) => new SupervisedServices(join(h.dir, 'state', 'ccp'));
-
-async function probeHosts(rec: LabRecord): Promise<Map<string, { running: boolean; view: AgentStatus | null; ccpRunning: boolean }>> {
-  const out = new Map<string, { running: boolean; view: AgentStatus | null; ccpRunning: boolean }>();
-  await Promise.all(
-    rec.hosts.map(async (h) => {
-      const running = isSameProcess(h.agent);
-      let view: AgentStatus | null = null;
-      if (running) view = await fetchStatus<AgentStatus>(h.socket, 1500).catch(() => null);
-      out.set(h.name, { running, view, ccpRunning: (await servicesOf(h).mainPid('k3s')) !== null });
-    }),
-  );
-  return out;
+async function probeHosts(rec: LabRecord) {
+  const backend = backendOf(rec);
+  return new Map(await Promise.all(rec.hosts.map(async (h) => [h.name, await backend.probe(rec, h)] as const)));
 }
 
 export async function status(name: string): Promise<LabStatus> {
@@ -235,7 +180,7 @@ function change<T>(name: string, fn: (rec: LabRecord) => Promise<T>): Promise<T>
 export function cut(name: string, host: string): Promise<LabHost> {
   return change(name, async (rec) => {
     const h = hostOf(rec, host);
-    await netns.setPort(rec.switchNs, h.port, false);
+    await backendOf(rec).setCable(rec, h, false);
     h.cable = 'out';
     return h;
   });
@@ -244,9 +189,9 @@ export function cut(name: string, host: string): Promise<LabHost> {
 export function restore(name: string, host: string): Promise<LabHost> {
   return change(name, async (rec) => {
     const h = hostOf(rec, host);
-    await netns.setPort(rec.switchNs, h.port, true);
+    await backendOf(rec).setCable(rec, h, true);
     h.cable = 'in';
-    await netns.flushNeighbours(rec.hosts.map((x) => x.ns));
+    await backendOf(rec).flushNeighbours(rec);
     return h;
   });
 }
@@ -266,10 +211,10 @@ export function heal(name: string): Promise<void> {
     for (const h of rec.hosts) h.loss = 0;
     await applyFilter(rec);
     for (const h of rec.hosts) {
-      if (h.cable === 'out') await netns.setPort(rec.switchNs, h.port, true);
+      if (h.cable === 'out') await backendOf(rec).setCable(rec, h, true);
       h.cable = 'in';
     }
-    await netns.flushNeighbours(rec.hosts.map((x) => x.ns));
+    await backendOf(rec).flushNeighbours(rec);
   });
 }
 
@@ -282,54 +227,20 @@ export function loss(name: string, host: string, pct: number): Promise<void> {
 }
 
 export function kill(name: string, host: string): Promise<number> {
-  return change(name, async (rec) => {
-    const h = hostOf(rec, host);
-    if (!h.agent || !isSameProcess(h.agent)) throw new LabError(`the agent of ${host} is not running; start it with: infravisor lab start ${host} --name ${name}`, 'LAB_STATE');
-    const pid = h.agent.pid;
-    process.kill(pid, 'SIGKILL');
-    for (let i = 0; i < 100 && procIdentity(pid); i++) await new Promise((r) => setTimeout(r, 20));
-    h.agent = null;
-    return pid;
-  });
+  return change(name, (rec) => backendOf(rec).kill(rec, hostOf(rec, host)));
 }
 
 export function start(name: string, host: string, waitMs = 30_000): Promise<number> {
-  return change(name, async (rec) => {
-    const h = hostOf(rec, host);
-    if (h.agent && isSameProcess(h.agent)) throw new LabError(`the agent of ${host} is already running (pid ${h.agent.pid})`, 'LAB_STATE');
-    h.agent = startAgent(h);
-    saveRecord(rec);
-    await waitReady([h], waitMs);
-    return h.agent!.pid;
-  });
+  return change(name, async (rec) => backendOf(rec).start(rec, hostOf(rec, host), rec.backend === 'qemu' ? Math.max(waitMs, 120_000) : waitMs));
 }
 
-/** Runs a command inside a host's namespace with the caller's stdio; resolves its exit code. */
+/** Runs a command inside a host (its namespace, or its VM) with the caller's output; resolves its exit code. */
 export function exec(name: string, host: string, argv: string[]): Promise<number> {
   requireRoot();
   const rec = loadRecord(name);
   const h = hostOf(rec, host);
   if (argv.length === 0) return Promise.reject(new LabError('give the command after --, e.g. lab exec h1 -- ip addr', 'LAB_USAGE', 2));
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', h.ns, ...argv], { stdio: 'inherit' });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-  });
-}
-
-async function stopAgent(h: LabHost): Promise<void> {
-  if (!h.agent || !isSameProcess(h.agent)) return;
-  const pid = h.agent.pid;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 100; i++) {
-    if (!isSameProcess(h.agent)) return;
-    await new Promise((r) => setTimeout(r, 30));
-  }
-  if (isSameProcess(h.agent)) process.kill(pid, 'SIGKILL');
+  return backendOf(rec).exec(rec, h, argv);
 }
 
 /**
@@ -377,17 +288,8 @@ async function removeLab(name: string): Promise<{ namespaces: string[]; agents: 
   }
   let agents = 0;
   if (rec) {
-    await Promise.all(
-      rec.hosts.map(async (h) => {
-        if (h.agent && isSameProcess(h.agent)) {
-          agents++;
-          await stopAgent(h);
-        }
-        // The CCP processes outlive the agents, as on a Pi: stop them too.
-        await servicesOf(h).stop('k3s').catch(() => undefined);
-        await servicesOf(h).stop('k3s-agent').catch(() => undefined);
-      }),
-    );
+    const backend = backendOf(rec);
+    await Promise.all(rec.hosts.map(async (h) => void ((await backend.teardown(rec!, h).catch(() => false)) && agents++)));
   }
   await sweepSupervisors(labDir(name));
   const prefix = `${NS_PREFIX}${name}-`;

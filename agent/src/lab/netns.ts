@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { run, tryRun } from '../util/exec.js';
 
 /**
@@ -53,4 +54,10 @@ export async function loadRuleset(switchNs: string, ruleset: string): Promise<vo
 
 export async function deleteNamespace(ns: string): Promise<boolean> {
   return tryRun(['ip', 'netns', 'delete', ns]);
+}
+
+/** A fixed, locally administered MAC per lab, kind (host side, switch side) and host index. */
+export function macFor(lab: string, kind: number, i: number): string {
+  const h = createHash('sha256').update(lab).digest();
+  return ['02', kind.toString(16).padStart(2, '0'), h[0]!.toString(16).padStart(2, '0'), h[1]!.toString(16).padStart(2, '0'), ((i >> 8) & 255).toString(16).padStart(2, '0'), (i & 255).toString(16).padStart(2, '0')].join(':');
 }

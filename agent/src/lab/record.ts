@@ -26,12 +26,24 @@ const HostSchema = z.object({
   socket: z.string(),
   log: z.string(),
   agent: ProcSchema.nullable(),
+  /** VM hosts only: the QEMU process and its sockets (the agent runs inside the guest). */
+  vm: z
+    .object({
+      qemu: ProcSchema.nullable(),
+      qmp: z.string(),
+      channel: z.string(),
+      console: z.string(),
+      initrd: z.string(),
+    })
+    .optional(),
 });
 export type LabHost = z.infer<typeof HostSchema>;
 
 const RecordSchema = z.object({
   name: z.string(),
-  backend: z.literal('netns'),
+  /** netns: every host a network namespace of this machine; qemu: every host an emulated VM. */
+  backend: z.enum(['netns', 'qemu']),
+  arch: z.enum(['native', 'arm64']).default('native'),
   state: z.enum(['creating', 'up']),
   createdAt: z.number(),
   dir: z.string(),

@@ -34,7 +34,7 @@ export interface LabStatus {
   clusters: LabCluster[];
 }
 
-export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean; view: AgentStatus | null; ccpRunning?: boolean }>): LabStatus {
+export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean; pid?: number | null; view: AgentStatus | null; ccpRunning?: boolean }>): LabStatus {
   const hosts: LabHostStatus[] = rec.hosts.map((h) => {
     const p = probe.get(h.name);
     return {
@@ -43,7 +43,7 @@ export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean;
       cable: h.cable,
       loss: h.loss,
       agent: p?.running ? 'running' : 'stopped',
-      pid: p?.running ? (h.agent?.pid ?? null) : null,
+      pid: p?.running ? (p.pid ?? h.agent?.pid ?? null) : null,
       following: p?.running ? (p.view?.following ?? null) : null,
       ccpRunning: p?.ccpRunning ?? false,
       view: p?.running ? p.view : null,

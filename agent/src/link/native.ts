@@ -9,14 +9,17 @@ interface Addon {
   parse(buf: Buffer): { links: LinkEvent[]; done: boolean; error: number; truncated: boolean };
 }
 
-/** The folder holding binding.gyp, found upwards from this module (source or build). */
+/**
+ * The addon's folder, found upwards from this module: `native/` with its sources (a checkout,
+ * the npm package) or with its prebuilds only (an architecture bundle, agent/packaging/).
+ */
 export function nativeDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 8; i++) {
-    if (existsSync(join(dir, 'native', 'binding.gyp'))) return join(dir, 'native');
+    if (existsSync(join(dir, 'native', 'binding.gyp')) || existsSync(join(dir, 'native', 'prebuilds'))) return join(dir, 'native');
     dir = dirname(dir);
   }
-  throw new Error('native/binding.gyp not found above the agent');
+  throw new Error('native/ (binding.gyp or prebuilds) not found above the agent');
 }
 
 let cached: Addon | null = null;

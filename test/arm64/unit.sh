@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the unit tests on arm64 Node under qemu-user: npm's arm64 Node build, an arm64
+# dependency tree from the lockfile (vitest's native rollup/esbuild packages for arm64), the
+# arm64 prebuild of the netlink addon. Child processes (esbuild) are arm64 too, so the qemu
+# binfmt handler must be registered; this script registers it when it runs as root.
+# Needs: qemu-user-static binfmt-support, the arm64 cross libraries (libc6-arm64-cross,
+# libstdc++6-arm64-cross: pulled in by g++-aarch64-linux-gnu), `npm run build` and `npm run prebuilds`.
+#   npm run test:arm64 [-- VITEST_ARGS]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+sysroot=/usr/aarch64-linux-gnu
+die() { echo "test:arm64: $*" >&2; exit 1; }
+[ -e "$sysroot/lib/ld-linux-aarch64.so.1" ] || die "no arm64 glibc in $sysroot; apt-get install libc6-arm64-cross libstdc++6-arm64-cross"
+[ -e "$sysroot/lib/libstdc++.so.6" ] || die "no arm64 libstdc++ in $sysroot; apt-get install libstdc++6-arm64-cross"
+[ -f "$root/dist/agent/src/cli/main.js" ] || die "no build (some unit tests run the built CLI); run npm run build"
+[ -n "$(ls "$root"/native/prebuilds/linux-arm64/*.node 2>/dev/null)" ] || die "no arm64 prebuild of the netlink addon; run npm run prebuilds"
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  [ "$(id -u)" -eq 0 ] || die "the qemu-aarch64 binfmt handler is not registered; run as root, or: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && update-binfmts --enable qemu-aarch64"
+  command -v update-binfmts >/dev/null || die "update-binfmts is missing; apt-get install binfmt-support qemu-user-static"
+  mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  update-binfmts --enable qemu-aarch64 || update-binfmts --import qemu-aarch64
+  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || die "could not register the qemu-aarch64 binfmt handler"
+fi
+node_arm64=$("$root/agent/guest/fetch-node.sh" arm64)
+export QEMU_LD_PREFIX=$sysroot
+
+# A copy of the sources with an arm64 dependency tree; removed afterwards.
+work=$(mktemp -d /tmp/infravisor-arm64.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+(cd "$root" && tar cf - package.json package-lock.json tsconfig.json tsconfig.test.json vitest.config.ts agent test dist docs \
+   native/package.json native/binding.gyp native/prebuilds/linux-arm64) | tar xf - -C "$work"
+(cd "$work" && npm ci --cpu=arm64 --os=linux --libc=glibc --ignore-scripts --no-audit --no-fund --loglevel=error)
+arch=$("$node_arm64" -p process.arch)
+[ "$arch" = arm64 ] || die "the arm64 Node reports $arch"
+echo "test:arm64: $("$node_arm64" -v) on $arch (qemu-user), unit tests" >&2
+cd "$work" && "$node_arm64" node_modules/vitest/vitest.mjs run test/unit "$@"
