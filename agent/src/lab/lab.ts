@@ -244,21 +244,20 @@ export function exec(name: string, host: string, argv: string[]): Promise<number
 }
 
 /**
- * Removes everything the lab made: its agents (only the processes it recorded), its
- * namespaces, its files. Works from the on-disk record after a crash, and from the naming
- * convention when even the record is gone.
+ * Processes that only this lab starts with its directory in their command line: supervisors
+ * whose state directory lies in it (started by its agents; a unit restarted twice over can
+ * leave one the state file no longer names), and QEMU for its VMs (when the record that names
+ * them is lost). Any still running is stopped.
  */
-/**
- * Supervisors whose state directory lies in this lab were started by its agents: any still
- * running (a unit restarted twice over leaves one the state file no longer names) is stopped.
- */
-async function sweepSupervisors(dir: string): Promise<void> {
+async function sweepProcesses(dir: string): Promise<void> {
   const mine: number[] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number)) {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       const i = argv.indexOf('--state-dir');
-      if (argv.includes('supervise') && i >= 0 && argv[i + 1]?.startsWith(`${dir}/`)) mine.push(pid);
+      const supervisor = argv.includes('supervise') && i >= 0 && argv[i + 1]?.startsWith(`${dir}/`);
+      const qemu = /qemu-system-/.test(argv[0] ?? '') && argv.some((a) => a.includes(`${dir}/`));
+      if (supervisor || qemu) mine.push(pid);
     } catch {
       /* gone */
     }
@@ -273,6 +272,11 @@ async function sweepSupervisors(dir: string): Promise<void> {
   for (let i = 0; i < 100 && mine.some((p) => procIdentity(p)); i++) await new Promise((r) => setTimeout(r, 50));
 }
 
+/**
+ * Removes everything the lab made: its agents and VMs (only the processes it recorded), its
+ * namespaces, its files. Works from the on-disk record after a crash, and from the naming
+ * convention when even the record is gone.
+ */
 export async function down(name: string): Promise<{ namespaces: string[]; agents: number }> {
   requireRoot();
   checkLabName(name);
@@ -291,7 +295,7 @@ async function removeLab(name: string): Promise<{ namespaces: string[]; agents: 
     const backend = backendOf(rec);
     await Promise.all(rec.hosts.map(async (h) => void ((await backend.teardown(rec!, h).catch(() => false)) && agents++)));
   }
-  await sweepSupervisors(labDir(name));
+  await sweepProcesses(labDir(name));
   const prefix = `${NS_PREFIX}${name}-`;
   const present = (await netns.listNamespaces()).filter((ns) => ns.startsWith(prefix));
   const removed: string[] = [];
