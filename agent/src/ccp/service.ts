@@ -86,21 +86,29 @@ export class SupervisedServices implements ServiceManager {
     closeSync(fd);
     sup.unref();
     const pid = sup.pid!;
-    // Starting Node takes ~0.3 s on a Pi 4, several seconds on a Pi Zero or under emulation.
-    const deadline = Date.now() + SUPERVISOR_START_MS;
-    while (Date.now() < deadline) {
+    // The supervisor may take up to 60 s to start (Node on a Pi Zero or emulated); once it
+    // runs, its process must be there within 5 s. A late supervisor is ours: it is ended, or
+    // a retry would leave two supervisors of one unit.
+    const log = join(this.stateDir, `${unit}.log`);
+    const fail = (why: string): never => {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      throw new Error(`the supervisor of ${unit} ${why}; see ${log}`);
+    };
+    const startBy = Date.now() + SUPERVISOR_START_MS;
+    let childBy = Infinity;
+    for (;;) {
       const s = this.state(unit);
       if (s && s.pid === pid && s.child) return;
-      if (!procIdentity(pid)) throw new Error(`the supervisor of ${unit} exited at once; see ${join(this.stateDir, `${unit}.log`)}`);
+      if (!procIdentity(pid)) throw new Error(`the supervisor of ${unit} exited at once; see ${log}`);
+      if (s && s.pid === pid && childBy === Infinity) childBy = Date.now() + 5000;
+      if (Date.now() > childBy) fail(`did not start ${argv[0]} within 5 s`);
+      if (childBy === Infinity && Date.now() > startBy) fail(`did not start within ${SUPERVISOR_START_MS / 1000} s`);
       await new Promise((r) => setTimeout(r, 25));
     }
-    // Ours and late: end it, or a retry would leave two supervisors of one unit.
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-    throw new Error(`the supervisor of ${unit} did not start its process within ${SUPERVISOR_START_MS / 1000} s; see ${join(this.stateDir, `${unit}.log`)}`);
   }
 
   async stop(unit: Unit): Promise<void> {
@@ -127,9 +135,11 @@ export class SupervisedServices implements ServiceManager {
         `${alive(unit)} && ${node} ccp service --state-dir ${q(this.stateDir)} stop ${unit}`,
         `  rm -f ${pidOf(unit)}`,
         `  setsid ${node} ccp supervise --unit ${unit} --state-dir ${q(this.stateDir)} -- ${argv.map(q).join(' ')} </dev/null >>${q(join(this.stateDir, `${unit}.log`))} 2>&1 &`,
-        // Up to 60 s (Node starts in ~0.3 s on a Pi 4, in seconds on a Pi Zero or emulated); a
-        // late supervisor is ended, or a retry would leave two.
-        `  sup=$!; i=0; until read p t c 2>/dev/null < ${pidOf(unit)} && [ -n "$c" ]; do i=$((i+1)); [ $i -gt 2400 ] && { kill "$sup" 2>/dev/null; echo "the supervisor of ${unit} did not start ${argv[0]} within 60 s" >&2; exit 1; }; sleep 0.025; done`,
+        // The supervisor may take up to 60 s to start (Node starts in ~0.3 s on a Pi 4, in
+        // seconds on a Pi Zero or emulated; a late one is ended, or a retry would leave two);
+        // once it runs, its process must be there within 5 s.
+        `  sup=$!; i=0; until read p t c 2>/dev/null < ${pidOf(unit)}; do i=$((i+1)); [ $i -gt 2400 ] && { kill "$sup" 2>/dev/null; echo "the supervisor of ${unit} did not start within 60 s" >&2; exit 1; }; kill -0 "$sup" 2>/dev/null || { echo "the supervisor of ${unit} exited; see ${join(this.stateDir, `${unit}.log`)}" >&2; exit 1; }; sleep 0.025; done`,
+        `  i=0; until read p t c 2>/dev/null < ${pidOf(unit)} && [ -n "$c" ]; do i=$((i+1)); [ $i -gt 200 ] && { echo "the supervisor of ${unit} did not start ${argv[0]}" >&2; exit 1; }; sleep 0.025; done`,
       ].join('\n'),
       stopOther: `if ${alive(other)}; then ${node} ccp service --state-dir ${q(this.stateDir)} stop ${other}; fi`,
     };
