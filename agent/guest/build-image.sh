@@ -65,7 +65,7 @@ if [ ! -f "$base/done" ]; then
 fi
 
 # The agent: keyed by what goes into the bundle.
-app_key=$( { find "$root/dist/agent" "$root/native/prebuilds/linux-$arch" "$root/test/fixtures/k3s-standin" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; sha256sum "$root/package-lock.json"; } | sha256sum | cut -c1-16)
+app_key=$( { find "$root/dist/agent" "$root/native/prebuilds/linux-$arch" "$root/test/fixtures/k3s-standin" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; sha256sum "$root/package-lock.json" "$root/agent/packaging/bundle.sh"; } | sha256sum | cut -c1-16)
 app="$cache/$arch/app-$app_key.cpio.gz"
 if [ ! -f "$app" ]; then
   log "bundling the agent for $arch"

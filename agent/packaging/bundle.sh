@@ -4,11 +4,14 @@
 # the lockfile with that architecture's native packages (ffi-rs), and the netlink addon's
 # prebuild for it. Nothing compiles on the target and nothing is downloaded there.
 #
-#   agent/packaging/bundle.sh ARCH OUT_DIR [--with-standin]
+#   agent/packaging/bundle.sh ARCH OUT [--with-standin]
 #     ARCH: arm64 (64-bit Pi OS / Debian), arm (armv7, 32-bit Pis) or x64
+#     OUT: a directory, or a file ending in .tar.gz (one top directory `infravisor/`: the
+#          artefact the Ansible role `infravisor` installs)
 #     --with-standin: also ship the k3s stand-in test fixture (the emulated lab's CCP)
 #
-# Needs `npm run build` and `npm run prebuilds` first. Prints OUT_DIR when done.
+# The bundle's bundle.json names its version and architecture (Ansible checks it before
+# installing). Needs `npm run build` and `npm run prebuilds` first. Prints OUT when done.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 arch=${1:-}; out=${2:-}; standin=${3:-}
@@ -37,5 +40,16 @@ case "$arch:$ffi" in
   arm64:*arm64-gnu*|arm:*arm-gnueabihf*|x64:*x64-gnu*) ;;
   *) echo "bundle: ffi-rs has no native package for linux-$arch in node_modules (found: ${ffi:-none})" >&2; exit 1 ;;
 esac
-rm -rf "$out"; mv "$stage" "$out"; trap - EXIT
+version=$(node -p 'require(process.argv[1]).version' "$root/package.json")
+printf '{"name":"infravisor","version":"%s","arch":"%s","platform":"linux","libc":"%s"}\n' "$version" "$arch" "$libc" > "$stage/bundle.json"
+case "$out" in
+  *.tar.gz)
+    mkdir -p "$(dirname "$out")"
+    top="$stage.top"; rm -rf "$top"; mkdir -p "$top"; mv "$stage" "$top/infravisor"
+    trap 'rm -rf "$top"' EXIT
+    tar -C "$top" --owner=0 --group=0 -czf "$out.tmp" infravisor && mv "$out.tmp" "$out"
+    rm -rf "$top" ;;
+  *) rm -rf "$out"; mv "$stage" "$out" ;;
+esac
+trap - EXIT
 echo "$out"
