@@ -80,6 +80,33 @@ export function destroyNet(net: HostNet): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The container's PID 1 among nspawn's descendants: the process that is pid 1 in its own pid namespace. */
+function containerInit(nspawn: number): number {
+  const queue = [nspawn];
+  for (let depth = 0; depth < 4 && queue.length; depth++) {
+    for (const pid of queue.splice(0)) {
+      for (const c of childrenOf(pid)) {
+        try {
+          const nspid = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${c}/status`, 'utf8'))?.[1]?.trim().split(/\s+/) ?? [];
+          if (nspid.length > 1 && nspid.at(-1) === '1') return c;
+        } catch {
+          /* gone */
+        }
+        queue.push(c);
+      }
+    }
+  }
+  return 0;
+}
+
 function childrenOf(pid: number): number[] {
   try {
     return readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
@@ -98,28 +125,38 @@ export async function boot(net: HostNet, work: string, name: string, arch: 'amd6
   writeFileSync(join(root, 'etc/hostname'), `${name}\n`);
   const console = join(dir, 'console.log');
   const fd = openSync(console, 'a');
-  const child = spawn('ip', ['netns', 'exec', net.ns, 'systemd-nspawn', '--boot', '--register=no', '--keep-unit', '-q', '-D', root, '-M', name, `--network-bridge=${net.bridge}`, '--console=passive'], { detached: true, stdio: ['ignore', fd, fd] });
+  // nsenter, not `ip netns exec`: that remounts /sys, hiding the cgroup hierarchy nspawn needs.
+  const child = spawn('nsenter', [`--net=/run/netns/${net.ns}`, 'systemd-nspawn', '--boot', '--register=no', '--keep-unit', '-D', root, '-M', name, `--network-bridge=${net.bridge}`, '--console=passive'], { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   child.unref();
   const nspawn = child.pid!;
   let leader = 0;
-  for (let i = 0; i < 300 && !leader; i++) {
+  for (let i = 0; i < 300 && !leader && alive(nspawn); i++) {
     await sleep(100);
-    leader = childrenOf(nspawn)[0] ?? 0;
+    leader = containerInit(nspawn);
   }
-  if (!leader) throw new Error(`${name}: systemd-nspawn started no container; see ${console}`);
   const host: Host = { name, arch, address, dir, root, nspawn, leader, console };
-  // Address from outside (systemd-networkd does not run under qemu-user).
-  for (let i = 0; i < 100; i++) {
-    try {
-      run(['nsenter', '-t', String(leader), '-n', 'ip', 'link', 'show', 'host0']);
-      break;
-    } catch {
-      await sleep(100);
-    }
+  if (!leader) {
+    const said = readFileSync(console, 'utf8').slice(-2000);
+    await destroy(host);
+    throw new Error(`${name}: systemd-nspawn started no container; it said:\n${said}`);
   }
-  run(['nsenter', '-t', String(leader), '-n', 'ip', 'addr', 'add', `${address}/24`, 'dev', 'host0']);
-  run(['nsenter', '-t', String(leader), '-n', 'ip', 'link', 'set', 'host0', 'up']);
+  try {
+    // Address from outside (systemd-networkd does not run under qemu-user).
+    for (let i = 0; i < 100; i++) {
+      try {
+        run(['nsenter', '-t', String(leader), '-n', 'ip', 'link', 'show', 'host0']);
+        break;
+      } catch {
+        await sleep(100);
+      }
+    }
+    run(['nsenter', '-t', String(leader), '-n', 'ip', 'addr', 'add', `${address}/24`, 'dev', 'host0']);
+    run(['nsenter', '-t', String(leader), '-n', 'ip', 'link', 'set', 'host0', 'up']);
+  } catch (err) {
+    await destroy(host);
+    throw err;
+  }
   return host;
 }
 
@@ -144,13 +181,12 @@ export async function booted(h: Host, timeoutMs: number): Promise<string> {
   }
 }
 
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 
 /** Powers the host off (SIGTERM would send an arm64 guest to rescue mode), then removes its overlay. */
 export async function destroy(h: Host): Promise<void> {
   if (alive(h.nspawn)) {
     try {
-      inHost(h, ['systemctl', 'poweroff', '--no-block']);
+      if (h.leader) inHost(h, ['systemctl', 'poweroff', '--no-block']);
     } catch {
       /* already going */
     }
