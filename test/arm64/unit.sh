@@ -14,13 +14,7 @@ die() { echo "test:arm64: $*" >&2; exit 1; }
 [ -e "$sysroot/lib/libstdc++.so.6" ] || die "no arm64 libstdc++ in $sysroot; apt-get install libstdc++6-arm64-cross"
 [ -f "$root/dist/agent/src/cli/main.js" ] || die "no build (some unit tests run the built CLI); run npm run build"
 [ -n "$(ls "$root"/native/prebuilds/linux-arm64/*.node 2>/dev/null)" ] || die "no arm64 prebuild of the netlink addon; run npm run prebuilds"
-if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
-  [ "$(id -u)" -eq 0 ] || die "the qemu-aarch64 binfmt handler is not registered; run as root, or: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && update-binfmts --enable qemu-aarch64"
-  command -v update-binfmts >/dev/null || die "update-binfmts is missing; apt-get install binfmt-support qemu-user-static"
-  mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-  update-binfmts --enable qemu-aarch64 || update-binfmts --import qemu-aarch64
-  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || die "could not register the qemu-aarch64 binfmt handler"
-fi
+bash "$root/test/arm64/binfmt.sh"
 node_arm64=$("$root/agent/guest/fetch-node.sh" arm64)
 export QEMU_LD_PREFIX=$sysroot
 

@@ -2,8 +2,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { LabStatus } from '../../agent/src/lab/status.js';
 import { canReach } from '../../agent/src/lab/partition.js';
 import { lab, labDescribe } from '../support/lab.js';
-import { violations } from '../support/invariants.js';
-import { waitFor } from '../support/wait.js';
+import { converged as convergedIn } from '../support/converged.js';
 
 /**
  * The fault-handling scenarios on a real lab (namespaces, agents, brokers, supervised k3s
@@ -18,24 +17,8 @@ const NAME = 't-fail';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until `expected` holds (the fault has been acted on) and the invariants hold. */
-async function converged(what: string, expected: (st: LabStatus) => boolean = () => true, reach?: (a: string, b: string) => boolean, timeoutMs = 25_000): Promise<LabStatus> {
-  let last: string[] = [];
-  const ms = await waitFor(
-    async () => {
-      const st = await lab.status(NAME);
-      last = violations(st, reach);
-      if (!expected(st)) last.push('the expected change has not happened yet');
-      return last.length === 0;
-    },
-    timeoutMs,
-    `${what} (still: ${() => last.join('; ')})`,
-    200,
-  ).catch((err) => {
-    throw new Error(`${what}: invariants do not hold: ${last.join('; ')} (${(err as Error).message})`);
-  });
-  console.log(`${what}: converged in ${ms} ms`);
-  return lab.status(NAME);
-}
+const converged = (what: string, expected: (st: LabStatus) => boolean = () => true, reach?: (a: string, b: string) => boolean, timeoutMs = 25_000) =>
+  convergedIn(NAME, what, { expected, reach, timeoutMs, everyMs: 200 });
 
 const clusterOf = (st: LabStatus, h: string) => st.clusters.find((c) => c.members.includes(h))!;
 

@@ -4,8 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { labDir } from '../../agent/src/lab/record.js';
 import type { LabStatus } from '../../agent/src/lab/status.js';
 import { lab, labDescribe, vmPrerequisites } from '../support/lab.js';
-import { violations } from '../support/invariants.js';
-import { waitFor } from '../support/wait.js';
+import { converged as convergedIn } from '../support/converged.js';
 
 /**
  * The cluster on three emulated arm64 VMs (QEMU -M virt, cortex-a72, Debian's arm64 kernel,
@@ -17,24 +16,8 @@ import { waitFor } from '../support/wait.js';
 const NAME = 't-a64';
 const HOSTS = ['h1', 'h2', 'h3'];
 
-async function converged(what: string, expected: (st: LabStatus) => boolean, reach?: (a: string, b: string) => boolean, timeoutMs = 180_000): Promise<LabStatus> {
-  let last: string[] = [];
-  const ms = await waitFor(
-    async () => {
-      const st = await lab.status(NAME);
-      last = violations(st, reach);
-      if (!expected(st)) last.push('the expected change has not happened yet');
-      return last.length === 0;
-    },
-    timeoutMs,
-    what,
-    1000,
-  ).catch((err) => {
-    throw new Error(`${what}: invariants do not hold: ${last.join('; ')} (${(err as Error).message})`);
-  });
-  console.log(`${what}: converged in ${ms} ms`);
-  return lab.status(NAME);
-}
+const converged = (what: string, expected: (st: LabStatus) => boolean, reach?: (a: string, b: string) => boolean, timeoutMs = 180_000) =>
+  convergedIn(NAME, what, { expected, reach, timeoutMs, everyMs: 1000 });
 
 labDescribe(
   'arm64 VMs: one cluster, a cable pulled through QEMU, a second CCP, merge',
