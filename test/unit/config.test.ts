@@ -22,7 +22,9 @@ describe('configuration', () => {
   it('a minimal config gets safe defaults', () => {
     const c = validateConfig(minimal);
     expect(c.host.port).toBe(1883);
-    expect(c.timings.keepaliveSec).toBe(1);
+    expect(c.timings.keepaliveSec).toBe(5);
+    expect(c.timings.heartbeatMs).toBe(100);
+    expect(c.timings.deadAfterMs).toBe(1000);
     expect(c.timings.probeIntervalMs).toBe(1000);
     expect(c.stateDir).toBe('/var/lib/infravisor');
   });
@@ -36,6 +38,7 @@ describe('configuration', () => {
 
   it('refuses timings that contradict each other', () => {
     expect(issuesOf({ ...minimal, timings: { probeTimeoutMs: 2000, probeIntervalMs: 1000 } }).map((i) => i.path)).toEqual(['timings.probeTimeoutMs']);
+    expect(issuesOf({ ...minimal, timings: { heartbeatMs: 300, deadAfterMs: 1000 } }).map((i) => i.path)).toEqual(['timings.deadAfterMs']);
   });
 
   it('reads the secret from a file only when no one else can', () => {

@@ -114,6 +114,27 @@ export class EmbeddedBroker {
     });
   }
 
+  /** aedes keeps its connected clients by id (not in its typings). */
+  private clients(): { infravisorHost?: string; close: () => void }[] {
+    return Object.values((this.aedes as unknown as { clients?: Record<string, { infravisorHost?: string; close: () => void }> } | null)?.clients ?? {});
+  }
+
+  /** The hosts with a client connected to this broker. */
+  clientHosts(): string[] {
+    const clients = this.clients();
+    return [...new Set(clients.flatMap((c) => (c.infravisorHost ? [c.infravisorHost] : [])))];
+  }
+
+  /**
+   * Closes the connections of `host`'s clients, as a lapsed keepalive would: their wills (the
+   * host's offline presence) are published. For a host declared dead by heartbeats.
+   */
+  evict(host: string): number {
+    const gone = this.clients().filter((c) => c.infravisorHost === host);
+    for (const c of gone) c.close();
+    return gone.length;
+  }
+
   get connectedClients(): number {
     return this.aedes?.connectedClients ?? 0;
   }

@@ -23,8 +23,14 @@ const ms = (min: number, max: number, def: number) => z.number().int().min(min).
 
 export const TimingsSchema = z
   .strictObject({
-    /** MQTT keepalive towards the rendezvous broker, in whole seconds (the protocol's unit). */
-    keepaliveSec: z.number().int().min(1).max(60).default(1),
+    /** MQTT keepalive towards the rendezvous broker, in whole seconds (the protocol's unit). A
+     * backstop: peers are watched by heartbeats (below); the keepalive only decides for a peer
+     * whose heartbeats never arrive. Loose, so that a lossy link does not drop sessions. */
+    keepaliveSec: z.number().int().min(1).max(60).default(5),
+    /** How often a heartbeat datagram goes to each watched peer (docs/liveness.md). */
+    heartbeatMs: ms(20, 5000, 100),
+    /** A peer that was heard and then stays silent this long is down (its session is dropped). */
+    deadAfterMs: ms(100, 60_000, 1000),
     /** How long a TCP probe of a peer's broker may take before the peer counts as unreachable. */
     probeTimeoutMs: ms(50, 10_000, 500),
     /** How often better-ranked, unreachable peers are probed again (this bounds how fast a heal is seen). */
@@ -55,6 +61,10 @@ export const TimingsSchema = z
   .refine((t) => t.probeTimeoutMs < t.probeIntervalMs, {
     message: 'probeTimeoutMs must be shorter than probeIntervalMs',
     path: ['probeTimeoutMs'],
+  })
+  .refine((t) => t.deadAfterMs >= 5 * t.heartbeatMs, {
+    message: 'deadAfterMs must be at least 5 heartbeats (5 × heartbeatMs), or a few lost datagrams would count as a dead peer',
+    path: ['deadAfterMs'],
   });
 
 export const ConfigSchema = z

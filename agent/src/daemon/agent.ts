@@ -23,6 +23,8 @@ import { K3sDriver } from '../ccp/k3s/driver.js';
 import { loadCcpConfig } from '../ccp/load.js';
 import { SupervisedServices, SystemdServices } from '../ccp/service.js';
 import { ElectionShell } from '../election/shell.js';
+import { Liveness } from '../liveness/shell.js';
+import type { LivenessEvent } from '../liveness/core.js';
 import { CorruptStateError, errorMessage } from '../util/errors.js';
 
 const EVENT_LOG_SIZE = 100;
@@ -77,6 +79,7 @@ export class Agent {
   private controller!: CcpController;
   private servedSize: number | null = null;
   private election!: ElectionShell;
+  private liveness!: Liveness;
 
   private readonly deps: AgentDeps;
 
@@ -112,6 +115,19 @@ export class Agent {
     this.startCcp();
     await this.controller.adopt();
     await this.broker.start();
+    this.liveness = new Liveness({
+      cluster: this.cfg.cluster,
+      self: this.cfg.host.name,
+      incarnation: this.incarnation,
+      address: this.cfg.host.address,
+      port: this.cfg.host.port,
+      secret: this.cfg.secret,
+      timings: this.cfg.timings,
+      clock: this.clock,
+      log: this.log.child({ ns: 'liveness' }),
+      onEvent: (e) => this.onLiveness(e),
+    });
+    await this.liveness.start();
     await this.publishDirectory();
     await this.status.start();
     await this.startLinkWatch();
@@ -121,6 +137,7 @@ export class Agent {
         const now = this.clock.now();
         if (this.link) this.onLinkDecisions(this.link.monitor.tick(now));
         this.run(this.core.tick(now));
+        this.liveness.watch(this.watched());
         this.electionStep();
         this.updateNotifyStatus();
       }, this.cfg.timings.tickMs),
@@ -132,6 +149,35 @@ export class Agent {
     for (const t of this.timers) t.unref();
     this.log.info({ cluster: this.cfg.cluster, incarnation: this.incarnation, known: known.length, seeds: seeds.length }, 'agent started');
     await this.startNotify();
+  }
+
+  /**
+   * The peers whose heartbeats this host watches: its rendezvous host, and every host with a
+   * client on its own broker (when it is the rendezvous: all members). A star, not a mesh: a
+   * follower exchanges heartbeats with one peer only.
+   */
+  private watched() {
+    const hosts = new Set(this.broker.clientHosts());
+    if (this.sessionHost) hosts.add(this.sessionHost);
+    hosts.delete(this.cfg.host.name);
+    return [...hosts].flatMap((h) => {
+      const m = this.core.members.get(h);
+      return m ? [{ host: h, address: m.card.address, port: m.card.port, incarnation: m.incarnation || null }] : [];
+    });
+  }
+
+  /** A watched peer went silent: its session here and its session with this host's broker end now. */
+  private onLiveness(e: LivenessEvent): void {
+    if (this.stopping) return;
+    if (e.state === 'up') {
+      this.log.debug({ peer: e.host }, 'heartbeats from peer');
+      return;
+    }
+    const reason = `no heartbeat from ${e.host} for ${e.silentMs} ms`;
+    const evicted = this.broker.evict(e.host);
+    const lost = this.sessionHost === e.host && this.session !== null;
+    if (evicted > 0 || lost) this.log.warn({ peer: e.host, silentMs: e.silentMs, evicted, rendezvousLost: lost }, 'peer declared dead by heartbeats');
+    if (lost) this.session!.fail(reason);
   }
 
   /** The CCP driver and controller, and the election around them. */
@@ -402,7 +448,9 @@ export class Agent {
       connectTimeoutMs: this.cfg.timings.probeTimeoutMs * 2,
       will: { topic: topicFor('presence', this.cfg.cluster, this.cfg.host.name), payload: encode('presence', { ...this.presence('offline'), rendezvous: target.host }), qos: spec.qos, retain: spec.retain },
       subscriptions: [filterFor('presence', this.cfg.cluster), filterFor('claim', this.cfg.cluster), filterFor('config', this.cfg.cluster)],
-      confirmDead: async () => !(await probeTcp(target.address, target.port, this.cfg.timings.probeTimeoutMs)),
+      // Heartbeats that still arrive say the broker's host is there; a late PINGRESP is then a
+      // stalled TCP stream on a lossy link, not a dead broker.
+      confirmDead: async () => this.liveness.state(target.host) !== 'up' && !(await probeTcp(target.address, target.port, this.cfg.timings.probeTimeoutMs)),
       onMessage: (topic, payload) => this.onMessage(topic, payload),
       onDown: (reason) => {
         if (this.session !== session) return;
@@ -531,6 +579,7 @@ export class Agent {
       following: this.controller.status.following,
       facts: this.currentFacts,
       broker: { clients: this.broker.connectedClients, ...this.broker.counters },
+      liveness: this.liveness.snapshot(),
       dropped: { ...this.drops },
       events: this.events.slice(-20),
     };
@@ -541,6 +590,7 @@ export class Agent {
     this.stopping = true;
     for (const t of this.timers) clearTimeout(t);
     this.link?.watcher.close();
+    this.liveness?.stop();
     this.controller?.stop();
     this.sendNotify('STOPPING=1');
     for (const t of this.debounce.values()) clearTimeout(t);

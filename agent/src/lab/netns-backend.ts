@@ -90,7 +90,7 @@ export const netnsBackend: HostBackend = {
   waitReady: (_rec, hosts, timeoutMs) => waitReady(hosts, timeoutMs),
   // Agents start in waves as wide as the machine has cores, each wave waiting until its
   // agents answer: N node processes booting at once on a small machine starve each
-  // other's 1 s keepalives (on real hosts each agent has its own CPU).
+  // other's heartbeats (on real hosts each agent has its own CPU).
   wave: () => Math.max(1, availableParallelism()),
   setCable: (rec, h, plugged) => netns.setPort(rec.switchNs, h.port, plugged),
   flushNeighbours: (rec) => netns.flushNeighbours(rec.hosts.map((x) => x.ns)),

@@ -28,6 +28,7 @@ export class Session {
   /** Messages that arrive before activate() (retained ones, right after SUBACK) wait here, so
    * the core hears of the new session before it hears what was said on it. */
   private held: [string, Buffer][] | null = [];
+  private down: ((reason: string) => void) | null = null;
 
   constructor(readonly opts: SessionOptions) {}
 
@@ -81,6 +82,7 @@ export class Session {
           o.onDown(reason);
         }
       };
+      this.down = down;
       client.on('close', () => down('connection closed'));
       client.on('offline', () => down('offline'));
       client.on('connect', () => {
@@ -128,6 +130,11 @@ export class Session {
         if (dead && !this.finished) drop();
       });
     };
+  }
+
+  /** Ends the session as lost (its peer was declared dead by heartbeats): `onDown` fires. */
+  fail(reason: string): void {
+    this.down?.(reason);
   }
 
   /** Delivers the held messages, then every message as it arrives. */

@@ -17,10 +17,10 @@ const VM_MEM_MB = 1024;
 /**
  * The agents' timings in emulated VMs. Under TCG one vCPU runs Node ~10-20x slower than a
  * Pi 4 core, and a Node process starting (a supervisor, the k3s stand-in) holds the agent's
- * event loop for seconds: with the defaults (1 s keepalive) members would drop out while a
- * CCP starts. These are the settings for a slow host; `lab up` timings override them.
+ * event loop for seconds: with the defaults (1 s of heartbeat silence) members would drop
+ * out while a CCP starts. These are the settings for a slow host; `lab up` timings override them.
  */
-export const EMULATED_TIMINGS = { keepaliveSec: 3, probeTimeoutMs: 1500, probeIntervalMs: 2000, settleMs: 5000, ccpLossMs: 3000, reachFreshMs: 15_000 } as const;
+export const EMULATED_TIMINGS = { keepaliveSec: 10, heartbeatMs: 250, deadAfterMs: 3000, probeTimeoutMs: 1500, probeIntervalMs: 2000, settleMs: 5000, ccpLossMs: 3000, reachFreshMs: 15_000 } as const;
 
 function vmOf(h: LabHost): NonNullable<LabHost['vm']> {
   if (!h.vm) throw new LabError(`${h.name} is not a VM host`, 'LAB_STATE');

@@ -1,0 +1,150 @@
+import type { Heartbeat } from './packet.js';
+
+/**
+ * Peer liveness from heartbeats: pure logic, no I/O, time passed in (docs/liveness.md).
+ *
+ * Why not the MQTT keepalive alone: one TCP stream stalls for seconds when a few segments in a
+ * row are lost (retransmission backs off 200 ms, 400 ms, 800 ms, …), so on a lossy cable a
+ * tight keepalive drops sessions that are fine, and a loose one notices a pulled cable late.
+ * Heartbeats are independent datagrams: with 10 per second and 19 % loss on a path, a full
+ * second of silence happens by chance with odds of 0.19^10 ≈ 6·10⁻⁸, whereas a pulled cable
+ * gives it every time. So silence for `deadAfterMs` is the verdict, and the keepalive can be
+ * loose (a backstop for peers that send no heartbeats).
+ *
+ * - A peer is `waiting` until its first heartbeat: only a peer that was heard can be declared
+ *   `down`, so a host whose heartbeats are filtered falls back to the keepalive.
+ * - Heartbeats are sent to the watched peers and, for as long as they keep sending, to peers
+ *   that send to this host (so each side of a pair watches the other).
+ * - Anti-replay: a peer's heartbeats must carry its current incarnation (from its presence,
+ *   which only a holder of the cluster secret can publish; or a newer one) and a rising
+ *   sequence number.
+ * - A pause of this process (a stalled event loop) is not the peers' silence: the time a tick
+ *   came late is credited to every peer.
+ */
+export interface LivenessTimings {
+  heartbeatMs: number;
+  deadAfterMs: number;
+}
+
+export type PeerState = 'waiting' | 'up' | 'down';
+
+export interface WatchedPeer {
+  host: string;
+  address: string;
+  port: number;
+  /** The incarnation its presence announced, if known. */
+  incarnation: number | null;
+}
+
+export interface LivenessEvent {
+  host: string;
+  state: 'up' | 'down';
+  /** down: how long the peer had been silent. */
+  silentMs?: number;
+}
+
+export type HeartbeatVerdict = 'accepted' | 'self' | 'replayed' | 'stale-incarnation' | 'full';
+
+interface Peer {
+  host: string;
+  address: string;
+  port: number;
+  watched: boolean;
+  state: PeerState;
+  incarnation: number | null;
+  seq: number;
+  lastHeard: number | null;
+}
+
+export class LivenessCore {
+  private readonly peers = new Map<string, Peer>();
+  private lastTick: number | null = null;
+  private seq = 0;
+
+  constructor(
+    readonly self: string,
+    readonly incarnation: number,
+    private readonly t: LivenessTimings,
+    private readonly maxPeers = 256,
+  ) {}
+
+  /** The peers this host must watch now; the others are kept only while they send. */
+  watch(peers: WatchedPeer[]): void {
+    const wanted = new Map(peers.filter((p) => p.host !== this.self).map((p) => [p.host, p]));
+    for (const p of this.peers.values()) if (!wanted.has(p.host)) p.watched = false;
+    for (const w of wanted.values()) {
+      let p = this.peers.get(w.host);
+      if (!p) {
+        if (this.peers.size >= this.maxPeers) continue;
+        p = { host: w.host, address: w.address, port: w.port, watched: true, state: 'waiting', incarnation: null, seq: -1, lastHeard: null };
+        this.peers.set(w.host, p);
+      }
+      p.watched = true;
+      p.address = w.address;
+      p.port = w.port;
+      // The presence names the peer's current incarnation: older heartbeats are replays. A peer
+      // whose clock went back across a reboot (a Pi has no RTC) gets a lower one, and is taken
+      // at its word, since only a holder of the secret could have published that presence.
+      if (w.incarnation !== null && w.incarnation !== p.incarnation && !(p.incarnation !== null && w.incarnation < p.incarnation && p.state === 'up')) {
+        p.incarnation = w.incarnation;
+        p.seq = -1;
+      }
+    }
+  }
+
+  onHeartbeat(now: number, hb: Heartbeat, from: { address: string; port: number }): { verdict: HeartbeatVerdict; events: LivenessEvent[] } {
+    if (hb.host === this.self) return { verdict: 'self', events: [] };
+    let p = this.peers.get(hb.host);
+    if (!p) {
+      if (this.peers.size >= this.maxPeers) return { verdict: 'full', events: [] };
+      p = { host: hb.host, address: from.address, port: from.port, watched: false, state: 'waiting', incarnation: null, seq: -1, lastHeard: null };
+      this.peers.set(hb.host, p);
+    }
+    if (p.incarnation !== null && hb.incarnation < p.incarnation) return { verdict: 'stale-incarnation', events: [] };
+    if (p.incarnation === hb.incarnation && hb.seq <= p.seq) return { verdict: 'replayed', events: [] };
+    p.incarnation = hb.incarnation;
+    p.seq = hb.seq;
+    p.lastHeard = now;
+    // An unwatched peer is answered at the address it sends from.
+    if (!p.watched) {
+      p.address = from.address;
+      p.port = from.port;
+    }
+    if (p.state === 'up') return { verdict: 'accepted', events: [] };
+    p.state = 'up';
+    return { verdict: 'accepted', events: [{ host: p.host, state: 'up' }] };
+  }
+
+  /** Called every heartbeatMs: who to send a heartbeat to, and who has gone silent. */
+  tick(now: number): { send: { host: string; address: string; port: number }[]; heartbeat: Heartbeat; events: LivenessEvent[] } {
+    const late = this.lastTick === null ? 0 : now - this.lastTick - this.t.heartbeatMs;
+    this.lastTick = now;
+    const events: LivenessEvent[] = [];
+    const send: { host: string; address: string; port: number }[] = [];
+    for (const p of this.peers.values()) {
+      if (late > this.t.heartbeatMs && p.lastHeard !== null) p.lastHeard += late;
+      const silent = p.lastHeard === null ? null : now - p.lastHeard;
+      if (p.state === 'up' && silent !== null && silent > this.t.deadAfterMs) {
+        p.state = 'down';
+        events.push({ host: p.host, state: 'down', silentMs: silent });
+      }
+      if (!p.watched && (silent === null || silent > 3 * this.t.deadAfterMs)) {
+        this.peers.delete(p.host);
+        continue;
+      }
+      if (p.watched || p.state === 'up') send.push({ host: p.host, address: p.address, port: p.port });
+    }
+    this.seq = (this.seq + 1) >>> 0;
+    return { send, heartbeat: { host: this.self, incarnation: this.incarnation, seq: this.seq }, events };
+  }
+
+  state(host: string): PeerState | null {
+    return this.peers.get(host)?.state ?? null;
+  }
+
+  snapshot(now: number) {
+    return [...this.peers.values()]
+      .sort((a, b) => a.host.localeCompare(b.host))
+      .map((p) => ({ host: p.host, state: p.state, watched: p.watched, silentMs: p.lastHeard === null ? null : now - p.lastHeard }));
+  }
+}

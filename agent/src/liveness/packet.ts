@@ -1,0 +1,62 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Secret } from '../config/secret.js';
+import { NAME_RE } from '../config/schema.js';
+
+/**
+ * The heartbeat datagram (UDP, on the broker's port number; docs/mqtt-contract.md, "Liveness"):
+ *
+ *   0  4  magic "IVH1"
+ *   4  1  length L of the host name (1..63)
+ *   5  L  host name (ASCII, a DNS label)
+ *   .  8  incarnation (u64, big-endian: the sender agent's start time in ms)
+ *   .  4  sequence number (u32, big-endian, +1 per heartbeat of one incarnation)
+ *   . 16  HMAC-SHA256 over the cluster name and every byte above, truncated to 16 bytes
+ *
+ * The key is derived from the cluster secret for this use only. A datagram larger than
+ * MAX_HEARTBEAT_BYTES, of another magic, with a malformed name or a wrong MAC is dropped.
+ */
+export const HEARTBEAT_MAGIC = Buffer.from('IVH1', 'ascii');
+export const MAX_HEARTBEAT_BYTES = 4 + 1 + 63 + 8 + 4 + 16;
+const MAC_BYTES = 16;
+
+export interface Heartbeat {
+  host: string;
+  incarnation: number;
+  seq: number;
+}
+
+export type HeartbeatDrop = 'size' | 'magic' | 'malformed' | 'signature';
+
+export function heartbeatKey(secret: Secret): Buffer {
+  return createHmac('sha256', secret.reveal()).update('infravisor liveness key v1').digest();
+}
+
+function mac(key: Buffer, cluster: string, body: Buffer): Buffer {
+  return createHmac('sha256', key).update(cluster).update('\0').update(body).digest().subarray(0, MAC_BYTES);
+}
+
+export function encodeHeartbeat(key: Buffer, cluster: string, hb: Heartbeat): Buffer {
+  const name = Buffer.from(hb.host, 'ascii');
+  const body = Buffer.alloc(4 + 1 + name.length + 8 + 4);
+  HEARTBEAT_MAGIC.copy(body, 0);
+  body.writeUInt8(name.length, 4);
+  name.copy(body, 5);
+  body.writeBigUInt64BE(BigInt(hb.incarnation), 5 + name.length);
+  body.writeUInt32BE(hb.seq >>> 0, 13 + name.length);
+  return Buffer.concat([body, mac(key, cluster, body)]);
+}
+
+export function decodeHeartbeat(key: Buffer, cluster: string, buf: Buffer): { ok: true; hb: Heartbeat } | { ok: false; reason: HeartbeatDrop } {
+  if (buf.length > MAX_HEARTBEAT_BYTES || buf.length < 4 + 1 + 1 + 8 + 4 + MAC_BYTES) return { ok: false, reason: 'size' };
+  if (!buf.subarray(0, 4).equals(HEARTBEAT_MAGIC)) return { ok: false, reason: 'magic' };
+  const len = buf.readUInt8(4);
+  if (buf.length !== 4 + 1 + len + 8 + 4 + MAC_BYTES) return { ok: false, reason: 'malformed' };
+  const host = buf.subarray(5, 5 + len).toString('ascii');
+  if (!NAME_RE.test(host)) return { ok: false, reason: 'malformed' };
+  const body = buf.subarray(0, buf.length - MAC_BYTES);
+  const got = buf.subarray(buf.length - MAC_BYTES);
+  if (!timingSafeEqual(got, mac(key, cluster, body))) return { ok: false, reason: 'signature' };
+  const incarnation = Number(buf.readBigUInt64BE(5 + len));
+  if (!Number.isSafeInteger(incarnation)) return { ok: false, reason: 'malformed' };
+  return { ok: true, hb: { host, incarnation, seq: buf.readUInt32BE(13 + len) } };
+}

@@ -1,0 +1,110 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { Secret } from '../config/secret.js';
+import type { Logger } from '../log/logger.js';
+import { RateLimitedLog } from '../log/logger.js';
+import type { Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import { LivenessCore, type LivenessEvent, type LivenessTimings, type PeerState, type WatchedPeer } from './core.js';
+import { decodeHeartbeat, encodeHeartbeat, heartbeatKey, MAX_HEARTBEAT_BYTES, type HeartbeatDrop } from './packet.js';
+
+export interface LivenessOptions {
+  cluster: string;
+  self: string;
+  incarnation: number;
+  address: string;
+  port: number;
+  secret: Secret;
+  timings: LivenessTimings;
+  clock: Clock;
+  log: Logger;
+  onEvent: (e: LivenessEvent) => void;
+}
+
+/**
+ * The UDP shell around liveness/core.ts: one socket on the host's address and the broker's
+ * port number, a timer every heartbeatMs, and the checks on what arrives (size, MAC, replay).
+ * If the socket cannot be bound, the agent runs on keepalives alone and says so.
+ */
+export class Liveness {
+  readonly core: LivenessCore;
+  private socket: Socket | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly key: Buffer;
+  private error: string | null = null;
+  private readonly dropLog = new RateLimitedLog(10_000);
+  readonly dropped: Record<HeartbeatDrop | 'replayed' | 'stale-incarnation' | 'full', number> = { size: 0, magic: 0, malformed: 0, signature: 0, replayed: 0, 'stale-incarnation': 0, full: 0 };
+
+  constructor(private readonly o: LivenessOptions) {
+    this.core = new LivenessCore(o.self, o.incarnation, o.timings);
+    this.key = heartbeatKey(o.secret);
+  }
+
+  async start(): Promise<void> {
+    const socket = createSocket({ type: isIPv6(this.o.address) ? 'udp6' : 'udp4' });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind({ address: this.o.address, port: this.o.port, exclusive: true }, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      socket.close();
+      this.error = `cannot bind ${this.o.address}:${this.o.port}/udp: ${errorMessage(err)}`;
+      this.o.log.error({ err: this.error }, 'heartbeats are off: peers are watched by MQTT keepalive only (free that UDP port)');
+      return;
+    }
+    socket.on('error', (err) => this.o.log.warn({ err: err.message }, 'heartbeat socket error'));
+    socket.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo.address, rinfo.port));
+    this.socket = socket;
+    this.timer = setInterval(() => this.tick(), this.o.timings.heartbeatMs);
+    this.timer.unref();
+  }
+
+  watch(peers: WatchedPeer[]): void {
+    this.core.watch(peers);
+  }
+
+  /** up, down, waiting (never heard) — or null when the peer is not watched or heartbeats are off. */
+  state(host: string): PeerState | null {
+    return this.socket ? this.core.state(host) : null;
+  }
+
+  private tick(): void {
+    const out = this.core.tick(this.o.clock.now());
+    const socket = this.socket;
+    if (socket && out.send.length > 0) {
+      const buf = encodeHeartbeat(this.key, this.o.cluster, out.heartbeat);
+      for (const t of out.send) socket.send(buf, t.port, t.address, () => undefined);
+    }
+    for (const e of out.events) this.o.onEvent(e);
+  }
+
+  private onDatagram(buf: Buffer, address: string, port: number): void {
+    if (buf.length > MAX_HEARTBEAT_BYTES) return this.drop('size', address);
+    const d = decodeHeartbeat(this.key, this.o.cluster, buf);
+    if (!d.ok) return this.drop(d.reason, address);
+    const r = this.core.onHeartbeat(this.o.clock.now(), d.hb, { address, port });
+    if (r.verdict !== 'accepted' && r.verdict !== 'self') this.drop(r.verdict, address);
+    for (const e of r.events) this.o.onEvent(e);
+  }
+
+  private drop(reason: keyof Liveness['dropped'], from: string): void {
+    this.dropped[reason]++;
+    const suppressed = this.dropLog.admit(reason);
+    if (suppressed !== null) this.o.log.warn({ reason, from, suppressedSinceLast: suppressed, total: this.dropped[reason] }, 'dropped a heartbeat');
+  }
+
+  snapshot() {
+    return { enabled: this.socket !== null, error: this.error, peers: this.core.snapshot(this.o.clock.now()), dropped: { ...this.dropped } };
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.socket?.close();
+    this.socket = null;
+  }
+}

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { LivenessCore, type LivenessEvent } from '../../agent/src/liveness/core.js';
+import { decodeHeartbeat, encodeHeartbeat, heartbeatKey, MAX_HEARTBEAT_BYTES } from '../../agent/src/liveness/packet.js';
+import { Secret } from '../../agent/src/config/secret.js';
+
+const T = { heartbeatMs: 100, deadAfterMs: 1000 };
+const peer = (host: string, incarnation: number | null = 7) => ({ host, address: `10.0.0.${host.slice(1)}`, port: 1883, incarnation });
+const from = { address: '10.0.0.2', port: 1883 };
+const hb = (seq: number, incarnation = 7, host = 'h2') => ({ host, incarnation, seq });
+
+/** Runs a core through steps of [time, what happens]; returns the events with their times. */
+type Step = [number, 'tick'] | [number, 'hb', number, number?] | [number, 'watch', number | null];
+function run(steps: Step[], watched = true): string[] {
+  const core = new LivenessCore('h1', 1, T);
+  if (watched) core.watch([peer('h2')]);
+  const out: string[] = [];
+  const note = (t: number, es: LivenessEvent[]) => out.push(...es.map((e) => `${t}:${e.host} ${e.state}`));
+  for (const s of steps) {
+    if (s[1] === 'tick') note(s[0], core.tick(s[0]).events);
+    else if (s[1] === 'hb') {
+      const r = core.onHeartbeat(s[0], hb(s[2], s[3] ?? 7), from);
+      if (r.verdict !== 'accepted') out.push(`${s[0]}:${r.verdict}`);
+      note(s[0], r.events);
+    } else core.watch([peer('h2', s[2])]);
+  }
+  return out;
+}
+/** Ticks every 100 ms from `a` to `b` inclusive. */
+const ticks = (a: number, b: number): Step[] => Array.from({ length: (b - a) / 100 + 1 }, (_, i) => [a + i * 100, 'tick']);
+/** A heartbeat every 100 ms from `a` to `b`, with sequence numbers from `seq0`. */
+const beats = (a: number, b: number, seq0: number, skip: (i: number) => boolean = () => false): Step[] =>
+  Array.from({ length: (b - a) / 100 + 1 }, (_, i): Step => [a + i * 100 + 1, 'hb', seq0 + i]).filter((_, i) => !skip(i));
+const merge = (...lists: Step[][]): Step[] => lists.flat().sort((x, y) => x[0] - y[0]);
+
+describe('liveness core (table)', () => {
+  it.each<[string, Step[], string[]]>([
+    ['a peer is up at its first heartbeat', [[0, 'tick'], [50, 'hb', 1]], ['50:h2 up']],
+    ['a peer never heard is never declared down (the keepalive decides for it)', ticks(0, 5000), []],
+    ['a peer silent for longer than deadAfterMs is down', merge([[0, 'hb', 1]], ticks(0, 1200)), ['0:h2 up', '1100:h2 down']],
+    ['a heartbeat after that brings it back up', merge([[0, 'hb', 1], [1500, 'hb', 2]], ticks(0, 1400)), ['0:h2 up', '1100:h2 down', '1500:h2 up']],
+    ['9 heartbeats lost in a row: still up', merge(beats(0, 3000, 1, (i) => i >= 5 && i < 14), ticks(0, 3000)), ['1:h2 up']],
+    ['a pulled cable (every heartbeat lost from 500 ms): down after deadAfterMs', merge(beats(0, 500, 1), ticks(0, 2000)), ['1:h2 up', '1600:h2 down']],
+    ['a replayed heartbeat (an old sequence number) is refused', [[0, 'hb', 5], [10, 'hb', 5], [20, 'hb', 4]], ['0:h2 up', '10:replayed', '20:replayed']],
+    ['a heartbeat of an older incarnation than the presence names is refused', [[0, 'watch', 9], [10, 'hb', 100, 8]], ['10:stale-incarnation']],
+    ['a newer incarnation (the peer restarted) is taken, with its own numbering', [[0, 'hb', 100, 7], [10, 'hb', 1, 8], [20, 'hb', 50, 7]], ['0:h2 up', '20:stale-incarnation']],
+    ['a peer whose clock went back across a reboot is taken at its presence\'s word', [[0, 'hb', 100, 9], [1500, 'tick'], [1700, 'watch', 3], [1710, 'hb', 1, 3]], ['0:h2 up', '1500:h2 down', '1710:h2 up']],
+    ['this process stalled for 2 s: not the peer\'s silence', merge(beats(0, 400, 1), ticks(0, 400), [[2400, 'tick'], [2401, 'hb', 6]], ticks(2500, 2600)), ['1:h2 up']],
+  ])('%s', (_name, steps, events) => {
+    expect(run(steps)).toEqual(events);
+  });
+
+  it('heartbeats go to the watched peers, and back to unwatched peers while they send', () => {
+    const core = new LivenessCore('h1', 1, T);
+    core.watch([peer('h2')]);
+    expect(core.tick(0).send.map((s) => s.host)).toEqual(['h2']);
+    core.onHeartbeat(50, hb(1, 3, 'h3'), { address: '10.0.0.3', port: 2000 });
+    expect(core.tick(100).send).toEqual([{ host: 'h2', address: '10.0.0.2', port: 1883 }, { host: 'h3', address: '10.0.0.3', port: 2000 }]);
+    for (let t = 200; t <= 3200; t += 100) core.tick(t);
+    expect(core.tick(3300).send.map((s) => s.host)).toEqual(['h2']); // h3 went silent: forgotten
+    expect(core.state('h3')).toBeNull();
+  });
+
+  it('its own heartbeats (a loop) are ignored; the number of peers is bounded', () => {
+    const core = new LivenessCore('h1', 1, T, 2);
+    expect(core.onHeartbeat(0, hb(1, 1, 'h1'), from).verdict).toBe('self');
+    expect(core.onHeartbeat(0, hb(1, 1, 'h2'), from).verdict).toBe('accepted');
+    expect(core.onHeartbeat(0, hb(1, 1, 'h3'), from).verdict).toBe('accepted');
+    expect(core.onHeartbeat(0, hb(1, 1, 'h4'), from).verdict).toBe('full');
+  });
+
+  it('each tick numbers its heartbeat', () => {
+    const core = new LivenessCore('h1', 42, T);
+    expect([core.tick(0).heartbeat, core.tick(100).heartbeat]).toEqual([{ host: 'h1', incarnation: 42, seq: 1 }, { host: 'h1', incarnation: 42, seq: 2 }]);
+  });
+});
+
+describe('heartbeat datagram', () => {
+  const key = heartbeatKey(new Secret('0123456789abcdef-secret'));
+  const good = encodeHeartbeat(key, 'home', { host: 'pi-7', incarnation: 1_764_000_000_123, seq: 4_000_000_000 });
+
+  it('round-trips', () => {
+    expect(decodeHeartbeat(key, 'home', good)).toEqual({ ok: true, hb: { host: 'pi-7', incarnation: 1_764_000_000_123, seq: 4_000_000_000 } });
+    expect(good.length).toBeLessThanOrEqual(MAX_HEARTBEAT_BYTES);
+  });
+
+  it.each<[string, Buffer, string]>([
+    ['another cluster', good, 'signature'],
+    ['too large', Buffer.concat([good, Buffer.alloc(200)]), 'size'],
+    ['too short', good.subarray(0, 10), 'size'],
+    ['another magic', Buffer.concat([Buffer.from('XXXX'), good.subarray(4)]), 'magic'],
+    ['a length that does not match', Buffer.concat([good.subarray(0, 4), Buffer.from([9]), good.subarray(5)]), 'malformed'],
+    ['a flipped bit', Buffer.from(good.map((b, i) => (i === 12 ? b ^ 1 : b))), 'signature'],
+  ])('drops %s', (name, buf, reason) => {
+    expect(decodeHeartbeat(key, name === 'another cluster' ? 'lab' : 'home', buf)).toEqual({ ok: false, reason });
+  });
+
+  it('drops a datagram signed with another secret', () => {
+    expect(decodeHeartbeat(heartbeatKey(new Secret('another-secret-of-16+')), 'home', good)).toEqual({ ok: false, reason: 'signature' });
+  });
+});
