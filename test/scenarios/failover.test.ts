@@ -93,6 +93,19 @@ labDescribe('fault handling: autonomous clusters on partition, merge on heal', (
     await healAndCheck();
   });
 
+  it('5b. a bridge at the primary (it reaches all, its two sides do not reach each other): the side it ranks first stays with it, the other forms its own cluster', async () => {
+    const before = await lab.status(NAME);
+    const p = before.clusters[0]!.primary!;
+    const rest = before.hosts.map((h) => h.name).filter((h) => h !== p);
+    const groups = [[p, rest[0]!, rest[1]!], [p, rest[2]!, rest[3]!]];
+    await lab.partition(NAME, groups.map((g) => g.join(',')));
+    const st = await converged('bridge at the primary', (s) => s.clusters.length === 2, (a, b) => canReach(groups, a, b), 40_000);
+    expect(clusterOf(st, p).members).toHaveLength(3);
+    expect(clusterOf(st, rest[0]!).members).toContain(p);
+    expect(clusterOf(st, rest[2]!).members).toEqual([rest[2], rest[3]].sort());
+    await healAndCheck();
+  });
+
   it('6. the CCP host cable flaps 6 times in 3 s: the cluster settles with one CCP', async () => {
     await converged('before the flaps', (s) => s.clusters.length === 1);
     const before = (await lab.status(NAME)).clusters[0]!.ccp!;

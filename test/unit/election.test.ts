@@ -77,12 +77,33 @@ describe('election core (table)', () => {
       { view: [member('h1'), member('h3')], remembered: { host: 'h2', generation: 5, endpoint: ep('h2') }, highestTerm: 9, highestGeneration: 5, ccpReachable: true, ccpHostAgentAlive: false },
       { role: 'primary', publish: { term: 10, ccp: { host: 'h2', generation: 5, endpoint: ep('h2') } } },
     ],
+    [
+      'a bridge at the primary (h1 reaches all; h2,h3 and h4,h5 do not reach each other): the best-ranked clique stays, the rest are excluded',
+      { view: [member('h1', server(1, 'h1')), { ...member('h2', agentOf(1, 'h1')), unreachable: ['h4', 'h5'] }, { ...member('h3', agentOf(1, 'h1')), unreachable: ['h4', 'h5'] }, { ...member('h4', agentOf(1, 'h1')), unreachable: ['h2', 'h3'] }, { ...member('h5', agentOf(1, 'h1')), unreachable: ['h2', 'h3'] }], claim: claim({ primary: 'h1', term: 2, members: ['h1', 'h2', 'h3', 'h4', 'h5'], ccp: { host: 'h1', generation: 1, endpoint: ep('h1') } }), highestTerm: 2, highestGeneration: 1 },
+      { role: 'primary', publish: { term: 2, members: ['h1', 'h2', 'h3'], excluded: ['h4', 'h5'], ccp: { host: 'h1', generation: 1, endpoint: ep('h1') } } },
+    ],
+    [
+      'one report of a cut pair is enough (the other side may not have judged yet)',
+      { view: [member('h1'), member('h2'), { ...member('h3'), unreachable: ['h2'] }], viewStableSince: 0 },
+      { role: 'primary', publish: { members: ['h1', 'h2'], excluded: ['h3'] } },
+    ],
+    [
+      'a CCP host left out of the clique is not kept: a new CCP inside it, a new term',
+      { view: [member('h1'), { ...member('h2', agentOf(4, 'h3')), unreachable: ['h3'] }, member('h3', server(4, 'h3'))], claim: claim({ primary: 'h1', term: 6, members: ['h1', 'h2', 'h3'], ccp: { host: 'h3', generation: 4, endpoint: ep('h3') } }), highestTerm: 6, highestGeneration: 4, ccpReachable: true, ccpHostAgentAlive: true },
+      { role: 'primary', publish: { term: 7, members: ['h1', 'h2'], excluded: ['h3'], ccp: { host: 'h1', generation: 5, endpoint: ep('h1') } } },
+    ],
+    [
+      'members that do not know whom they reach (null) are all kept; no `excluded` field',
+      { view: [member('h1'), { ...member('h2'), unreachable: null }, { ...member('h3'), unreachable: [] }] },
+      { role: 'primary', publish: { members: ['h1', 'h2', 'h3'] } },
+    ],
   ])('%s', (_what, input, want) => {
     const out = decide(base(input));
     expect(out.role).toBe(want.role);
     if (out.role === 'primary' && 'publish' in want) {
       if (want.publish === null) expect(out.publish).toBeNull();
       else expect(out.publish).toMatchObject(want.publish!);
+      if (out.publish && !want.publish?.excluded) expect(out.publish).not.toHaveProperty('excluded');
     }
   });
 

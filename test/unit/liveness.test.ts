@@ -3,8 +3,8 @@ import { LivenessCore, type LivenessEvent } from '../../agent/src/liveness/core.
 import { decodeHeartbeat, encodeHeartbeat, heartbeatKey, MAX_HEARTBEAT_BYTES } from '../../agent/src/liveness/packet.js';
 import { Secret } from '../../agent/src/config/secret.js';
 
-const T = { heartbeatMs: 100, deadAfterMs: 1000 };
-const peer = (host: string, incarnation: number | null = 7) => ({ host, address: `10.0.0.${host.slice(1)}`, port: 1883, incarnation });
+const T = { heartbeatMs: 100, deadAfterMs: 1000, meshHeartbeatMs: 500, unreachableAfterMs: 5000 };
+const peer = (host: string, incarnation: number | null = 7, kind: 'watch' | 'mesh' = 'watch') => ({ host, address: `10.0.0.${host.slice(1)}`, port: 1883, incarnation, kind });
 const from = { address: '10.0.0.2', port: 1883 };
 const hb = (seq: number, incarnation = 7, host = 'h2') => ({ host, incarnation, seq });
 
@@ -12,7 +12,7 @@ const hb = (seq: number, incarnation = 7, host = 'h2') => ({ host, incarnation, 
 type Step = [number, 'tick'] | [number, 'hb', number, number?] | [number, 'watch', number | null];
 function run(steps: Step[], watched = true): string[] {
   const core = new LivenessCore('h1', 1, T);
-  if (watched) core.watch([peer('h2')]);
+  if (watched) core.watch(0, [peer('h2')]);
   const out: string[] = [];
   const note = (t: number, es: LivenessEvent[]) => out.push(...es.map((e) => `${t}:${e.host} ${e.state}`));
   for (const s of steps) {
@@ -21,7 +21,7 @@ function run(steps: Step[], watched = true): string[] {
       const r = core.onHeartbeat(s[0], hb(s[2], s[3] ?? 7), from);
       if (r.verdict !== 'accepted') out.push(`${s[0]}:${r.verdict}`);
       note(s[0], r.events);
-    } else core.watch([peer('h2', s[2])]);
+    } else core.watch(s[0], [peer('h2', s[2])]);
   }
   return out;
 }
@@ -51,13 +51,38 @@ describe('liveness core (table)', () => {
 
   it('heartbeats go to the watched peers, and back to unwatched peers while they send', () => {
     const core = new LivenessCore('h1', 1, T);
-    core.watch([peer('h2')]);
+    core.watch(0, [peer('h2')]);
     expect(core.tick(0).send.map((s) => s.host)).toEqual(['h2']);
     core.onHeartbeat(50, hb(1, 3, 'h3'), { address: '10.0.0.3', port: 2000 });
     expect(core.tick(100).send).toEqual([{ host: 'h2', address: '10.0.0.2', port: 1883 }, { host: 'h3', address: '10.0.0.3', port: 2000 }]);
     for (let t = 200; t <= 3200; t += 100) core.tick(t);
     expect(core.tick(3300).send.map((s) => s.host)).toEqual(['h2']); // h3 went silent: forgotten
     expect(core.state('h3')).toBeNull();
+  });
+
+  it('mesh peers get a heartbeat every meshHeartbeatMs and tell whom this host reaches; their silence ends no session', () => {
+    const core = new LivenessCore('h1', 1, T);
+    core.watch(0, [peer('h2', 7, 'mesh'), peer('h3', 7, 'mesh'), peer('h4', 7, 'watch')]);
+    const sent: string[] = [];
+    const events: LivenessEvent[] = [];
+    for (let t = 0; t <= 6100; t += 100) {
+      if (t <= 1000) core.onHeartbeat(t, hb(t / 100 + 1, 7, 'h2'), from); // h2 heard until 1 s, h3 never, h4 always
+      core.onHeartbeat(t, hb(t / 100 + 1, 7, 'h4'), from);
+      const out = core.tick(t);
+      sent.push(...out.send.filter((x) => x.host !== 'h4').map((x) => `${t}:${x.host}`));
+      events.push(...out.events);
+      if (t === 4000) expect([core.reach('h2', t), core.reach('h3', t), core.reach('h4', t)]).toEqual(['yes', 'unknown', 'yes']);
+    }
+    expect(sent.filter((x) => x.endsWith('h3')).slice(0, 3)).toEqual(['0:h3', '500:h3', '1000:h3']);
+    expect([core.reach('h2', 6100), core.reach('h3', 6100), core.reach('h4', 6100)]).toEqual(['no', 'no', 'yes']);
+    expect(events).toEqual([]);
+  });
+
+  it('when no heartbeat ever arrived (UDP filtered), nobody counts as unreachable', () => {
+    const core = new LivenessCore('h1', 1, T);
+    core.watch(0, [peer('h2', 7, 'mesh')]);
+    for (let t = 0; t <= 10_000; t += 100) core.tick(t);
+    expect(core.reach('h2', 10_000)).toBe('unknown');
   });
 
   it('its own heartbeats (a loop) are ignored; the number of peers is bounded', () => {

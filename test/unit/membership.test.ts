@@ -7,7 +7,7 @@ import { SimCluster } from '../support/sim.js';
 const card = (host: string, o: Partial<MemberCard> = {}): MemberCard => ({ host, address: `10.0.0.${host.slice(1)}`, port: 1883, priority: 0, cores: 4, memMB: 4096, ...o });
 const TIMINGS = { probeIntervalMs: 1000, settleMs: 2000, forgetAfterMs: 60_000 };
 const FACTS = { model: 'x', arch: 'arm64', cores: 4, memMB: 4096, tempC: null, load1: 0 };
-const presence = (c: MemberCard, state: 'online' | 'offline', incarnation = 1): Presence => ({ v: 1, cluster: 'c', ...c, state, incarnation, seq: 1, rendezvous: null, movedTo: null, facts: FACTS, ccp: null, term: 0, ts: 0 });
+const presence = (c: MemberCard, state: 'online' | 'offline', incarnation = 1): Presence => ({ v: 1, cluster: 'c', ...c, state, incarnation, seq: 1, rendezvous: null, movedTo: null, facts: FACTS, ccp: null, term: 0, unreachable: null, ts: 0 });
 
 describe('rank order', () => {
   it.each([
@@ -65,6 +65,24 @@ describe('membership core (one agent, fake time)', () => {
     expect(core.tick(900).some((a) => a.type === 'probe')).toBe(false);
     expect(core.tick(1500)).toContainEqual({ type: 'probe', targets: [card('h1')] });
     expect(core.onProbe(1510, 'h1', true)).toContainEqual({ type: 'connect', target: card('h1') });
+  });
+
+  it('a host left out of the cluster on its broker moves to the next-best broker, and returns when readmitted', () => {
+    const core = new MembershipCore(card('h4'), { cluster: 'c', timings: TIMINGS, hasSeeds: false }, [{ ...card('h1'), lastSeen: 1 }, { ...card('h2'), lastSeen: 1 }]);
+    core.start(0);
+    core.onProbe(5, 'h1', true);
+    core.onProbe(6, 'h2', false);
+    core.onSessionUp(10, 'h1');
+    const out = core.exclude(100, 'h1');
+    expect(out).toContainEqual({ type: 'event', name: 'excluded', fields: { rendezvous: 'h1' } });
+    expect(out).toContainEqual({ type: 'connect', target: card('h4') }); // h2 unreachable: its own broker
+    core.onSessionUp(120, 'h4');
+    expect(core.exclude(130, 'h1')).toEqual([]); // once
+    expect(core.tick(2000)).toContainEqual({ type: 'probe', targets: [card('h2')] }); // h1 is not probed while barred
+    core.onProbe(2010, 'h2', false);
+    expect(core.readmit(2100, 'h1')).toContainEqual({ type: 'probe', targets: [card('h1')] });
+    expect(core.onProbe(2110, 'h1', true)).toContainEqual({ type: 'connect', target: card('h1') });
+    expect(core.snapshot(2100).barred).toEqual([]);
   });
 
   it('members of the old view that do not reappear within settleMs leave; a presence from an older incarnation is ignored', () => {

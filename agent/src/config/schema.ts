@@ -31,6 +31,10 @@ export const TimingsSchema = z
     heartbeatMs: ms(20, 5000, 100),
     /** A peer that was heard and then stays silent this long is down (its session is dropped). */
     deadAfterMs: ms(100, 60_000, 1000),
+    /** How often a heartbeat goes to each other member of the view, to learn whom this host reaches. */
+    meshHeartbeatMs: ms(50, 60_000, 500),
+    /** A member not heard for this long is unreachable from this host (docs/election.md, "Cliques"). */
+    unreachableAfterMs: ms(500, 600_000, 5000),
     /** How long a TCP probe of a peer's broker may take before the peer counts as unreachable. */
     probeTimeoutMs: ms(50, 10_000, 500),
     /** How often better-ranked, unreachable peers are probed again (this bounds how fast a heal is seen). */
@@ -65,6 +69,10 @@ export const TimingsSchema = z
   .refine((t) => t.deadAfterMs >= 5 * t.heartbeatMs, {
     message: 'deadAfterMs must be at least 5 heartbeats (5 × heartbeatMs), or a few lost datagrams would count as a dead peer',
     path: ['deadAfterMs'],
+  })
+  .refine((t) => t.unreachableAfterMs >= 5 * t.meshHeartbeatMs, {
+    message: 'unreachableAfterMs must be at least 5 mesh heartbeats (5 × meshHeartbeatMs)',
+    path: ['unreachableAfterMs'],
   });
 
 export const ConfigSchema = z

@@ -61,6 +61,9 @@ export const PresenceSchema = MemberCardSchema.extend({
   ccp: CcpReportSchema.nullable().default(null),
   /** The highest election term this member has seen (so a merged view's primary outbids it). */
   term: int.min(0).default(0),
+  /** Members of its view this member does not reach (no heartbeat for unreachableAfterMs); null:
+   * not known (no heartbeat has reached it at all). The primary keeps clusters cliques with it. */
+  unreachable: z.array(hostName).max(1024).nullable().default(null),
   ts: int.min(0),
 });
 export type Presence = z.infer<typeof PresenceSchema>;

@@ -24,7 +24,7 @@ import { loadCcpConfig } from '../ccp/load.js';
 import { SupervisedServices, SystemdServices } from '../ccp/service.js';
 import { ElectionShell } from '../election/shell.js';
 import { Liveness } from '../liveness/shell.js';
-import type { LivenessEvent } from '../liveness/core.js';
+import type { LivenessEvent, WatchedPeer } from '../liveness/core.js';
 import { CorruptStateError, errorMessage } from '../util/errors.js';
 
 const EVENT_LOG_SIZE = 100;
@@ -80,6 +80,10 @@ export class Agent {
   private servedSize: number | null = null;
   private election!: ElectionShell;
   private liveness!: Liveness;
+  /** The members this host last reported it does not reach (see watched()). */
+  private unreachable: string[] | null = null;
+  /** A broker whose cluster left this host out, and that cluster's members: it goes back when it reaches them all. */
+  private exclusion: { host: string; members: string[]; since: number } | null = null;
 
   private readonly deps: AgentDeps;
 
@@ -138,6 +142,7 @@ export class Agent {
         if (this.link) this.onLinkDecisions(this.link.monitor.tick(now));
         this.run(this.core.tick(now));
         this.liveness.watch(this.watched());
+        this.checkReach(now);
         this.electionStep();
         this.updateNotifyStatus();
       }, this.cfg.timings.tickMs),
@@ -156,14 +161,52 @@ export class Agent {
    * client on its own broker (when it is the rendezvous: all members). A star, not a mesh: a
    * follower exchanges heartbeats with one peer only.
    */
-  private watched() {
-    const hosts = new Set(this.broker.clientHosts());
-    if (this.sessionHost) hosts.add(this.sessionHost);
-    hosts.delete(this.cfg.host.name);
-    return [...hosts].flatMap((h) => {
+  private watched(): WatchedPeer[] {
+    const fast = new Set(this.broker.clientHosts());
+    if (this.sessionHost) fast.add(this.sessionHost);
+    // The rest of the view (and, while excluded, the members of the cluster that left this host
+    // out) get slower heartbeats: they only tell whom this host reaches.
+    const mesh = new Set([...this.core.members.values()].filter((m) => m.status === 'online').map((m) => m.card.host));
+    for (const h of this.exclusion?.members ?? []) mesh.add(h);
+    const out: WatchedPeer[] = [];
+    for (const [h, kind] of [...[...mesh].map((h) => [h, 'mesh'] as const), ...[...fast].map((h) => [h, 'watch'] as const)]) {
       const m = this.core.members.get(h);
-      return m ? [{ host: h, address: m.card.address, port: m.card.port, incarnation: m.incarnation || null }] : [];
-    });
+      if (h === this.cfg.host.name || !m || (kind === 'mesh' && fast.has(h))) continue;
+      out.push({ host: h, address: m.card.address, port: m.card.port, incarnation: m.incarnation || null, kind });
+    }
+    return out;
+  }
+
+  /**
+   * Whom this host reaches: the members of its view it has not heard for unreachableAfterMs go
+   * into its presence (the primary keeps clusters cliques with it). An excluded host returns to
+   * the broker that left it out once it hears every member there, or after a minute (a member
+   * that left meanwhile would otherwise keep it out for good).
+   */
+  private checkReach(now: number): void {
+    const online = [...this.core.members.values()].filter((m) => m.status === 'online').map((m) => m.card.host);
+    const verdicts = online.map((h) => [h, this.liveness.reach(h)] as const);
+    const unreachable = verdicts.every(([, r]) => r === 'unknown') && !verdicts.some(([, r]) => r === 'no') ? null : verdicts.filter(([, r]) => r === 'no').map(([h]) => h).sort();
+    if ((unreachable ?? []).join() !== (this.unreachable ?? []).join() || (unreachable === null) !== (this.unreachable === null)) {
+      if (unreachable?.length) this.log.warn({ unreachable }, 'members of the view this host does not reach');
+      this.unreachable = unreachable;
+      this.later('presence', 50, () => void this.publishPresence('online'));
+    }
+    const ex = this.exclusion;
+    if (ex && (ex.members.every((h) => h === this.cfg.host.name || this.liveness.reach(h) === 'yes') || now - ex.since > 60_000)) {
+      this.exclusion = null;
+      this.log.info({ rendezvous: ex.host }, 'going back to the broker that left this host out');
+      this.run(this.core.readmit(now, ex.host));
+    }
+  }
+
+  /** The primary here left this host out of its cluster: it moves to the next-best broker. */
+  private onExcluded(members: string[]): void {
+    const host = this.sessionHost;
+    if (!host || this.exclusion?.host === host) return;
+    this.exclusion = { host, members, since: this.clock.now() };
+    this.log.warn({ rendezvous: host, members }, 'left out of the cluster on this broker: it does not reach every member; moving');
+    this.run(this.core.exclude(this.clock.now(), host));
   }
 
   /** A watched peer went silent: its session here and its session with this host's broker end now. */
@@ -214,6 +257,7 @@ export class Agent {
       presenceChanged: () => this.later('presence', 50, () => void this.publishPresence('online')),
       startedAt: this.clock.now(),
       timings: this.cfg.timings,
+      onExcluded: (members) => this.onExcluded(members),
     });
     // The CCP this host runs or follows is probed twice a second.
     let inFlight = false;
@@ -261,8 +305,8 @@ export class Agent {
     if (this.stopping) return;
     // Only members confirmed on the current broker: pending ones (carried over from the previous
     // broker) may never arrive, and must not make a lone host think it still has a group.
-    const view = [...this.core.members.values()].filter((m) => m.status === 'online').map((m) => ({ card: m.card, ccp: m.ccp, term: m.term }));
-    this.election.step(this.clock.now(), view, this.controller.reportWith(this.election.reachReport(this.clock.now()), this.servedClusterSize()), this.core.isIsolated);
+    const view = [...this.core.members.values()].filter((m) => m.status === 'online').map((m) => ({ card: m.card, ccp: m.ccp, term: m.term, unreachable: m.unreachable }));
+    this.election.step(this.clock.now(), view, this.controller.reportWith(this.election.reachReport(this.clock.now()), this.servedClusterSize()), this.core.isIsolated, this.unreachable);
   }
 
   private async startLinkWatch(): Promise<void> {
@@ -431,6 +475,7 @@ export class Agent {
       facts: this.currentFacts,
       ccp: this.controller ? this.controller.reportWith(this.election.reachReport(this.clock.now()), this.servedClusterSize()) : null,
       term: this.election?.highestTerm ?? 0,
+      unreachable: this.unreachable,
       ts: this.clock.now(),
     };
   }
@@ -579,7 +624,7 @@ export class Agent {
       following: this.controller.status.following,
       facts: this.currentFacts,
       broker: { clients: this.broker.connectedClients, ...this.broker.counters },
-      liveness: this.liveness.snapshot(),
+      liveness: { ...this.liveness.snapshot(), unreachable: this.unreachable, exclusion: this.exclusion },
       dropped: { ...this.drops },
       events: this.events.slice(-20),
     };

@@ -24,6 +24,10 @@ export const ClaimBodySchema = z.object({
   term: z.number().int().min(1),
   primary: host,
   members: z.array(host).max(1024),
+  /** Members of the view left out because they do not reach every member (a non-transitive
+   * partition): they leave this broker and form a cluster of their own. Absent when none (so a
+   * claim without exclusions signs the same as before the field existed). */
+  excluded: z.array(host).max(1024).optional(),
   ccp: CcpAssignmentSchema.nullable(),
   /** Why this CCP host, in words (for status). */
   placement: z.string().max(500),

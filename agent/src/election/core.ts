@@ -31,6 +31,8 @@ export interface CcpReport {
 export interface ViewMember {
   card: MemberCard;
   ccp: CcpReport | null;
+  /** Members of the view it does not reach (null: not known). */
+  unreachable?: string[] | null;
 }
 
 export interface ElectionInput {
@@ -93,9 +95,29 @@ export function mergeWinner(view: ViewMember[], candidates: CcpAssignment[]): Cc
   })[0]!;
 }
 
-export function decide(i: ElectionInput): ElectionOutcome {
-  const primary = primaryOf(i.view);
-  if (!primary || primary.host !== i.self) return { role: 'follower', primary: primary?.host ?? null };
+/**
+ * The cluster a view makes: its members in rank order, each kept if it and every member kept
+ * before it reach each other (from the members' `unreachable` reports). The best-ranked member
+ * (the primary) is always kept. The others are excluded: in a non-transitive partition (A–B,
+ * B–C, not A–C) the hosts that do not reach everyone leave and form a cluster of their own.
+ */
+export function cliqueOf(view: ViewMember[]): { clique: ViewMember[]; excluded: string[] } {
+  const blocks = (a: ViewMember, b: ViewMember) => !!a.unreachable?.includes(b.card.host) || !!b.unreachable?.includes(a.card.host);
+  const clique: ViewMember[] = [];
+  const excluded: string[] = [];
+  for (const m of [...view].sort((a, b) => compareRank(a.card, b.card))) {
+    if (clique.every((c) => !blocks(c, m))) clique.push(m);
+    else excluded.push(m.card.host);
+  }
+  return { clique, excluded: excluded.sort() };
+}
+
+export function decide(input: ElectionInput): ElectionOutcome {
+  const primary = primaryOf(input.view);
+  if (!primary || primary.host !== input.self) return { role: 'follower', primary: primary?.host ?? null };
+  // Everything below is decided on the clique; the excluded members are named in the claim.
+  const { clique, excluded } = cliqueOf(input.view);
+  const i = { ...input, view: clique };
 
   const inView = (h: string) => i.view.some((m) => m.card.host === h);
   const members = i.view.map((m) => m.card.host).sort();
@@ -149,13 +171,13 @@ export function decide(i: ElectionInput): ElectionOutcome {
   }
   // A member that saw a higher term (the other side of a healed partition) must be outbid.
   const outbid = i.claim !== null && i.claim.term < i.highestTerm;
-  const same = i.claim !== null && !outbid && i.claim.primary === i.self && sameCcp(i.claim.ccp, ccp) && i.claim.members.join() === members.join() && i.claim.configRevision === i.configRevision;
+  const same = i.claim !== null && !outbid && i.claim.primary === i.self && sameCcp(i.claim.ccp, ccp) && i.claim.members.join() === members.join() && (i.claim.excluded ?? []).join() === excluded.join() && i.claim.configRevision === i.configRevision;
   if (same) return { role: 'primary', publish: null, reason: 'claim up to date' };
   const changedLeadership = !i.claim || outbid || i.claim.primary !== i.self || !sameCcp(i.claim.ccp, ccp);
   const term = changedLeadership ? i.highestTerm + 1 : i.claim!.term;
   return {
     role: 'primary',
-    publish: { v: 1, cluster: i.cluster, term, primary: i.self, members, ccp, placement, configRevision: i.configRevision },
+    publish: { v: 1, cluster: i.cluster, term, primary: i.self, members, ...(excluded.length > 0 ? { excluded } : {}), ccp, placement, configRevision: i.configRevision },
     reason: changedLeadership ? 'new term' : 'membership changed',
   };
 }

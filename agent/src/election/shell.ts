@@ -54,6 +54,8 @@ export interface ElectionShellDeps {
    * lost its group (it has not found the others yet). */
   startedAt: number;
   timings?: ElectionTimings;
+  /** The valid claim on this broker leaves this host out (it does not reach all of `members`). */
+  onExcluded?: (members: string[]) => void;
 }
 
 /**
@@ -225,9 +227,9 @@ export class ElectionShell {
     return a ? this.reachable(`${a.generation}@${a.endpoint}`, now) : null;
   }
 
-  step(now: number, viewMembers: { card: MemberCard; ccp: Presence['ccp']; term: number }[], selfCcp: Presence['ccp'] | CcpReportLike, isolated = false): void {
+  step(now: number, viewMembers: { card: MemberCard; ccp: Presence['ccp']; term: number; unreachable?: string[] | null }[], selfCcp: Presence['ccp'] | CcpReportLike, isolated = false, selfUnreachable: string[] | null = null): void {
     const self = this.d.self();
-    const view: ViewMember[] = [{ card: self, ccp: selfCcp }, ...viewMembers.map((m) => ({ card: m.card, ccp: m.ccp }))];
+    const view: ViewMember[] = [{ card: self, ccp: selfCcp, unreachable: selfUnreachable }, ...viewMembers.map((m) => ({ card: m.card, ccp: m.ccp, unreachable: m.unreachable ?? null }))];
     if (view.length > 1) this.lastGroupAt = now;
     const key = view.map((m) => m.card.host).sort().join();
     if (key !== this.viewKey) {
@@ -257,6 +259,7 @@ export class ElectionShell {
     if (best) this.raise(best.term, best.ccp?.generation ?? 0);
     this.current = best;
     if (best) this.remember(best.ccp);
+    if (best?.excluded?.includes(self.host)) this.d.onExcluded?.(best.members);
 
     const probed = best?.ccp ?? this.state.lastCcp;
     const assignKey = probed ? `${probed.generation}@${probed.endpoint}` : '';

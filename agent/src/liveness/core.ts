@@ -20,11 +20,22 @@ import type { Heartbeat } from './packet.js';
  *   sequence number.
  * - A pause of this process (a stalled event loop) is not the peers' silence: the time a tick
  *   came late is credited to every peer.
+ * - Two kinds of watched peer. `watch` (the rendezvous, and a rendezvous' clients): a heartbeat
+ *   every heartbeatMs, `down` after deadAfterMs, and an event that ends the peer's session.
+ *   `mesh` (the other members of the view): a heartbeat every meshHeartbeatMs, only to learn
+ *   whom this host reaches (`reach`): a member that has not been heard for unreachableAfterMs
+ *   (heard before or not) is unreachable, which the primary uses to keep every cluster a
+ *   group of hosts that all reach each other (docs/election.md, "Cliques").
  */
 export interface LivenessTimings {
   heartbeatMs: number;
   deadAfterMs: number;
+  meshHeartbeatMs: number;
+  unreachableAfterMs: number;
 }
+
+export type PeerKind = 'watch' | 'mesh';
+export type Reach = 'yes' | 'no' | 'unknown';
 
 export type PeerState = 'waiting' | 'up' | 'down';
 
@@ -34,6 +45,7 @@ export interface WatchedPeer {
   port: number;
   /** The incarnation its presence announced, if known. */
   incarnation: number | null;
+  kind: PeerKind;
 }
 
 export interface LivenessEvent {
@@ -49,7 +61,11 @@ interface Peer {
   host: string;
   address: string;
   port: number;
-  watched: boolean;
+  /** null: not watched, answered only while it sends. */
+  kind: PeerKind | null;
+  /** Since when it has been watched (a member never heard is unreachable only after a while). */
+  since: number;
+  lastSent: number;
   state: PeerState;
   incarnation: number | null;
   seq: number;
@@ -60,6 +76,7 @@ export class LivenessCore {
   private readonly peers = new Map<string, Peer>();
   private lastTick: number | null = null;
   private seq = 0;
+  private heardAny = false;
 
   constructor(
     readonly self: string,
@@ -69,17 +86,18 @@ export class LivenessCore {
   ) {}
 
   /** The peers this host must watch now; the others are kept only while they send. */
-  watch(peers: WatchedPeer[]): void {
+  watch(now: number, peers: WatchedPeer[]): void {
     const wanted = new Map(peers.filter((p) => p.host !== this.self).map((p) => [p.host, p]));
-    for (const p of this.peers.values()) if (!wanted.has(p.host)) p.watched = false;
+    for (const p of this.peers.values()) if (!wanted.has(p.host)) p.kind = null;
     for (const w of wanted.values()) {
       let p = this.peers.get(w.host);
       if (!p) {
         if (this.peers.size >= this.maxPeers) continue;
-        p = { host: w.host, address: w.address, port: w.port, watched: true, state: 'waiting', incarnation: null, seq: -1, lastHeard: null };
+        p = { host: w.host, address: w.address, port: w.port, kind: null, since: now, lastSent: -Infinity, state: 'waiting', incarnation: null, seq: -1, lastHeard: null };
         this.peers.set(w.host, p);
       }
-      p.watched = true;
+      if (p.kind === null) p.since = now;
+      p.kind = w.kind;
       p.address = w.address;
       p.port = w.port;
       // The presence names the peer's current incarnation: older heartbeats are replays. A peer
@@ -97,7 +115,7 @@ export class LivenessCore {
     let p = this.peers.get(hb.host);
     if (!p) {
       if (this.peers.size >= this.maxPeers) return { verdict: 'full', events: [] };
-      p = { host: hb.host, address: from.address, port: from.port, watched: false, state: 'waiting', incarnation: null, seq: -1, lastHeard: null };
+      p = { host: hb.host, address: from.address, port: from.port, kind: null, since: now, lastSent: -Infinity, state: 'waiting', incarnation: null, seq: -1, lastHeard: null };
       this.peers.set(hb.host, p);
     }
     if (p.incarnation !== null && hb.incarnation < p.incarnation) return { verdict: 'stale-incarnation', events: [] };
@@ -105,8 +123,9 @@ export class LivenessCore {
     p.incarnation = hb.incarnation;
     p.seq = hb.seq;
     p.lastHeard = now;
+    this.heardAny = true;
     // An unwatched peer is answered at the address it sends from.
-    if (!p.watched) {
+    if (p.kind === null) {
       p.address = from.address;
       p.port = from.port;
     }
@@ -122,17 +141,28 @@ export class LivenessCore {
     const events: LivenessEvent[] = [];
     const send: { host: string; address: string; port: number }[] = [];
     for (const p of this.peers.values()) {
-      if (late > this.t.heartbeatMs && p.lastHeard !== null) p.lastHeard += late;
-      const silent = p.lastHeard === null ? null : now - p.lastHeard;
-      if (p.state === 'up' && silent !== null && silent > this.t.deadAfterMs) {
-        p.state = 'down';
-        events.push({ host: p.host, state: 'down', silentMs: silent });
+      if (late > this.t.heartbeatMs) {
+        if (p.lastHeard !== null) p.lastHeard += late;
+        p.since += late;
       }
-      if (!p.watched && (silent === null || silent > 3 * this.t.deadAfterMs)) {
+      const silent = p.lastHeard === null ? null : now - p.lastHeard;
+      const deadline = p.kind === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs;
+      if (p.state === 'up' && silent !== null && silent > deadline) {
+        p.state = 'down';
+        // Only a watched peer's death ends sessions; a mesh peer's shows in `reach`.
+        if (p.kind !== 'mesh') events.push({ host: p.host, state: 'down', silentMs: silent });
+      }
+      if (p.kind === null && (silent === null || silent > 3 * this.t.deadAfterMs)) {
         this.peers.delete(p.host);
         continue;
       }
-      if (p.watched || p.state === 'up') send.push({ host: p.host, address: p.address, port: p.port });
+      // Watched peers, and peers that send to this host (they watch it), every heartbeatMs;
+      // mesh peers every meshHeartbeatMs.
+      const every = p.kind === 'mesh' ? this.t.meshHeartbeatMs : 0;
+      if ((p.kind !== null || p.state === 'up') && now - p.lastSent >= every - this.t.heartbeatMs / 2) {
+        p.lastSent = now;
+        send.push({ host: p.host, address: p.address, port: p.port });
+      }
     }
     this.seq = (this.seq + 1) >>> 0;
     return { send, heartbeat: { host: this.self, incarnation: this.incarnation, seq: this.seq }, events };
@@ -142,9 +172,19 @@ export class LivenessCore {
     return this.peers.get(host)?.state ?? null;
   }
 
+  /** Does this host reach `host`? yes: heard within unreachableAfterMs; no: not heard for that
+   * long while watched; unknown otherwise (or when no heartbeat has ever arrived here: then
+   * they are filtered, and silence says nothing). */
+  reach(host: string, now: number): Reach {
+    const p = this.peers.get(host);
+    if (!p || !this.heardAny) return 'unknown';
+    if (p.lastHeard !== null && now - p.lastHeard <= this.t.unreachableAfterMs) return 'yes';
+    return p.kind !== null && now - p.since >= this.t.unreachableAfterMs ? 'no' : 'unknown';
+  }
+
   snapshot(now: number) {
     return [...this.peers.values()]
       .sort((a, b) => a.host.localeCompare(b.host))
-      .map((p) => ({ host: p.host, state: p.state, watched: p.watched, silentMs: p.lastHeard === null ? null : now - p.lastHeard }));
+      .map((p) => ({ host: p.host, state: p.state, kind: p.kind, silentMs: p.lastHeard === null ? null : now - p.lastHeard }));
   }
 }

@@ -5,7 +5,7 @@ import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/logger.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
-import { LivenessCore, type LivenessEvent, type LivenessTimings, type PeerState, type WatchedPeer } from './core.js';
+import { LivenessCore, type LivenessEvent, type LivenessTimings, type PeerState, type Reach, type WatchedPeer } from './core.js';
 import { decodeHeartbeat, encodeHeartbeat, heartbeatKey, MAX_HEARTBEAT_BYTES, type HeartbeatDrop } from './packet.js';
 
 export interface LivenessOptions {
@@ -64,7 +64,11 @@ export class Liveness {
   }
 
   watch(peers: WatchedPeer[]): void {
-    this.core.watch(peers);
+    this.core.watch(this.o.clock.now(), peers);
+  }
+
+  reach(host: string): Reach {
+    return this.socket ? this.core.reach(host, this.o.clock.now()) : 'unknown';
   }
 
   /** up, down, waiting (never heard) — or null when the peer is not watched or heartbeats are off. */

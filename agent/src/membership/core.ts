@@ -28,6 +28,8 @@ export interface Member {
   /** From its presence: the CCP it runs or follows, and the highest term it has seen. */
   ccp: Presence['ccp'];
   term: number;
+  /** From its presence: the members of its view it does not reach. */
+  unreachable: string[] | null;
 }
 
 export type Action =
@@ -72,6 +74,8 @@ export class MembershipCore {
   private bootstrapped = false;
   /** This host's own cluster-facing link is down: nobody else is reachable. */
   private isolated = false;
+  /** Brokers whose cluster excluded this host (it does not reach all their members). */
+  private readonly barred = new Set<string>();
 
   constructor(
     public self: MemberCard,
@@ -81,7 +85,7 @@ export class MembershipCore {
     for (const e of known) {
       if (e.host === self.host) continue;
       const { lastSeen, ...card } = e;
-      this.members.set(e.host, { card, status: 'offline', pendingUntil: null, lastSeen, incarnation: 0, facts: null, movedTo: null, ccp: null, term: 0 });
+      this.members.set(e.host, { card, status: 'offline', pendingUntil: null, lastSeen, incarnation: 0, facts: null, movedTo: null, ccp: null, term: 0, unreachable: null });
     }
   }
 
@@ -201,7 +205,7 @@ export class MembershipCore {
     const out: Action[] = [];
     if (m && p.incarnation < m.incarnation) return []; // an older life of this member
     if (!m) {
-      m = { card, status: 'offline', pendingUntil: null, lastSeen: 0, incarnation: p.incarnation, facts: p.facts, movedTo: null, ccp: null, term: 0 };
+      m = { card, status: 'offline', pendingUntil: null, lastSeen: 0, incarnation: p.incarnation, facts: p.facts, movedTo: null, ccp: null, term: 0, unreachable: null };
       this.members.set(host, m);
       out.push({ type: 'persist' }, { type: 'publish-directory' });
     } else if (!sameCard(m.card, card)) {
@@ -212,6 +216,7 @@ export class MembershipCore {
     m.facts = p.facts;
     m.ccp = p.ccp;
     m.term = p.term;
+    m.unreachable = p.unreachable;
     const wasIn = m.status !== 'offline';
     if (p.state === 'online') {
       m.lastSeen = now;
@@ -278,6 +283,21 @@ export class MembershipCore {
     return [{ type: 'event', name: 'link-back', fields: {} }, ...this.plan(now)];
   }
 
+  /**
+   * The primary on `host`'s broker left this host out of its cluster (it does not reach every
+   * member): use the next-best broker instead, until `readmit`.
+   */
+  exclude(now: number, host: string): Action[] {
+    if (host === this.self.host || this.barred.has(host)) return [];
+    this.barred.add(host);
+    return [{ type: 'event', name: 'excluded', fields: { rendezvous: host } }, ...this.plan(now)];
+  }
+
+  readmit(now: number, host: string): Action[] {
+    if (!this.barred.delete(host)) return [];
+    return [{ type: 'event', name: 'readmitted', fields: { rendezvous: host } }, ...this.plan(now)];
+  }
+
   get isIsolated(): boolean {
     return this.isolated;
   }
@@ -291,7 +311,7 @@ export class MembershipCore {
       const { lastSeen, ...card } = e;
       const m = this.members.get(e.host);
       if (!m) {
-        this.members.set(e.host, { card, status: 'offline', pendingUntil: null, lastSeen: Math.min(lastSeen, now), incarnation: 0, facts: null, movedTo: null, ccp: null, term: 0 });
+        this.members.set(e.host, { card, status: 'offline', pendingUntil: null, lastSeen: Math.min(lastSeen, now), incarnation: 0, facts: null, movedTo: null, ccp: null, term: 0, unreachable: null });
         changed = true;
       } else if (!sameCard(m.card, card)) {
         m.card = card;
@@ -310,7 +330,7 @@ export class MembershipCore {
   /** Chooses the rendezvous. Returns the probes still needed and, when decided, a connect. */
   plan(now: number): Action[] {
     if (this.connecting !== null) return [];
-    const current = this.session.up ? this.session.host : null;
+    const current = this.session.up && !this.barred.has(this.session.host ?? '') ? this.session.host : null;
     const toProbe: MemberCard[] = [];
     const wantProbe = (c: MemberCard) => {
       if (!this.probing.has(c.host)) {
@@ -339,6 +359,7 @@ export class MembershipCore {
     let blocked = false;
     let target: MemberCard | null = null;
     for (const c of this.ranked()) {
+      if (this.barred.has(c.host)) continue;
       if (c.host === this.self.host || c.host === current) {
         if (!blocked) target = c;
         break;
@@ -381,6 +402,7 @@ export class MembershipCore {
         })),
       rankOrder: this.ranked().map((c) => c.host),
       isolated: this.isolated,
+      barred: [...this.barred].sort(),
     };
   }
 }

@@ -20,7 +20,7 @@ const VM_MEM_MB = 1024;
  * event loop for seconds: with the defaults (1 s of heartbeat silence) members would drop
  * out while a CCP starts. These are the settings for a slow host; `lab up` timings override them.
  */
-export const EMULATED_TIMINGS = { keepaliveSec: 10, heartbeatMs: 250, deadAfterMs: 3000, probeTimeoutMs: 1500, probeIntervalMs: 2000, settleMs: 5000, ccpLossMs: 3000, reachFreshMs: 15_000 } as const;
+export const EMULATED_TIMINGS = { keepaliveSec: 10, heartbeatMs: 250, deadAfterMs: 3000, meshHeartbeatMs: 1000, unreachableAfterMs: 10_000, probeTimeoutMs: 1500, probeIntervalMs: 2000, settleMs: 5000, ccpLossMs: 3000, reachFreshMs: 15_000 } as const;
 
 function vmOf(h: LabHost): NonNullable<LabHost['vm']> {
   if (!h.vm) throw new LabError(`${h.name} is not a VM host`, 'LAB_STATE');
