@@ -5,8 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The fault-handling scenarios run on their own (npm run test:failover) for now.
-    exclude: ['test/scenarios/**', 'node_modules/**'],
+    exclude: ['node_modules/**'],
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,

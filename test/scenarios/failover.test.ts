@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import type { LabStatus } from '../../agent/src/lab/status.js';
 import { canReach } from '../../agent/src/lab/partition.js';
 import { lab, labDescribe } from '../support/lab.js';
@@ -9,6 +9,8 @@ import { converged as convergedIn } from '../support/converged.js';
  * stand-ins), 5 hosts. After each fault and after each heal, the invariants must hold.
  */
 const NAME = 't-fail';
+// A scenario waits up to 40 s for convergence, then up to 25 s for the heal.
+vi.setConfig({ testTimeout: 120_000 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until `expected` holds (the fault has been acted on) and the invariants hold. */

@@ -20,6 +20,8 @@ export interface CcpControllerOptions {
   config: () => CcpConfig;
   log: Logger;
   onChange: () => void;
+  /** Deadline of a follower's probe of the CCP port (three connects at once; default 1.5 s). */
+  probeTimeoutMs?: number;
 }
 
 export class CcpController {
@@ -164,7 +166,7 @@ export class CcpController {
     void this.sweepStrayServer();
     // A follower only needs to know that the CCP's port answers: a TCP connect, not a TLS handshake.
     const u = new URL(assignment.endpoint);
-    const ok = await probeTcp(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port), 1500, 2);
+    const ok = await probeTcp(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port), this.o.probeTimeoutMs ?? 1500, 3);
     this.ready = ok;
     return ok;
   }

@@ -82,6 +82,7 @@ export class Agent {
   private liveness!: Liveness;
   /** The members this host last reported it does not reach (see watched()). */
   private unreachable: string[] | null = null;
+  private lastReachReport: boolean | null = null;
   /** A broker whose cluster left this host out, and that cluster's members: it goes back when it reaches them all. */
   private exclusion: { host: string; members: string[]; since: number } | null = null;
 
@@ -143,6 +144,7 @@ export class Agent {
         this.run(this.core.tick(now));
         this.liveness.watch(this.watched());
         this.checkReach(now);
+        this.reachChanged();
         this.electionStep();
         this.updateNotifyStatus();
       }, this.cfg.timings.tickMs),
@@ -168,6 +170,9 @@ export class Agent {
     // out) get slower heartbeats: they only tell whom this host reaches.
     const mesh = new Set([...this.core.members.values()].filter((m) => m.status === 'online').map((m) => m.card.host));
     for (const h of this.exclusion?.members ?? []) mesh.add(h);
+    // The CCP host, in view or not: its silence is evidence when its CCP stops answering.
+    const ccpHost = this.election.assignment?.host;
+    if (ccpHost) mesh.add(ccpHost);
     const out: WatchedPeer[] = [];
     for (const [h, kind] of [...[...mesh].map((h) => [h, 'mesh'] as const), ...[...fast].map((h) => [h, 'watch'] as const)]) {
       const m = this.core.members.get(h);
@@ -198,6 +203,15 @@ export class Agent {
       this.log.info({ rendezvous: ex.host }, 'going back to the broker that left this host out');
       this.run(this.core.readmit(now, ex.host));
     }
+  }
+
+  /** Members report whether they reach the CCP (probes, and the CCP host's heartbeats): the
+   * presence is republished when that judgement changes. */
+  private reachChanged(): void {
+    const now = this.election.reachReport(this.clock.now());
+    if (now === this.lastReachReport) return;
+    this.lastReachReport = now;
+    this.later('presence', 50, () => void this.publishPresence('online'));
   }
 
   /** The primary here left this host out of its cluster: it moves to the next-best broker. */
@@ -238,6 +252,7 @@ export class Agent {
       config: () => this.election.config,
       log,
       onChange: () => this.later('presence', 50, () => void this.publishPresence('online')),
+      probeTimeoutMs: this.cfg.timings.probeTimeoutMs,
     });
     this.election = new ElectionShell({
       cluster: this.cfg.cluster,
@@ -258,6 +273,8 @@ export class Agent {
       startedAt: this.clock.now(),
       timings: this.cfg.timings,
       onExcluded: (members) => this.onExcluded(members),
+      silence: (host) => this.liveness.silence(host),
+      deadAfterMs: this.cfg.timings.deadAfterMs,
     });
     // The CCP this host runs or follows is probed twice a second.
     let inFlight = false;
@@ -267,9 +284,13 @@ export class Agent {
       if (!a || inFlight) return;
       const self = a.host === this.cfg.host.name;
       const member = self ? null : this.core.members.get(a.host);
-      // Twice a second only while the CCP host is out of this view (a decision may hang on it);
-      // every 2 s otherwise (this host's own readiness, or a follower's reach report).
-      const calm = self || member?.status === 'online';
+      // Twice a second while the CCP host is out of this view or its heartbeats pause (a
+      // decision may hang on it); every 2 s otherwise (this host's own readiness, or a
+      // follower's reach report).
+      const t = this.cfg.timings;
+      const quiet = this.liveness.silence(a.host);
+      const every = a.host === this.sessionHost || this.broker.clientHosts().includes(a.host) ? t.heartbeatMs : t.meshHeartbeatMs;
+      const calm = self || (member?.status === 'online' && (quiet === null || quiet < every + 3 * t.heartbeatMs));
       if (calm && this.clock.now() - lastCalm < 2000) return;
       if (calm) lastCalm = this.clock.now();
       inFlight = true;
@@ -277,10 +298,8 @@ export class Agent {
       const card = member && member.status !== 'online' ? member.card : undefined;
       void Promise.all([
         this.controller.probe(a).then((ok) => {
-          // Members report whether they reach the CCP: republish when that judgement changes.
-          const before = this.election.reachReport(this.clock.now());
           this.election.onReach(`${a.generation}@${a.endpoint}`, ok, this.clock.now());
-          if (this.election.reachReport(this.clock.now()) !== before) this.later('presence', 50, () => void this.publishPresence('online'));
+          this.reachChanged();
         }),
         card ? probeTcp(card.address, card.port, 1500).then((ok) => this.election.onAgentProbe(a.host, ok, this.clock.now())) : undefined,
       ]).finally(() => (inFlight = false));

@@ -56,6 +56,10 @@ export interface ElectionShellDeps {
   timings?: ElectionTimings;
   /** The valid claim on this broker leaves this host out (it does not reach all of `members`). */
   onExcluded?: (members: string[]) => void;
+  /** How long `host` has sent no heartbeat to this host (null: never heard, or heartbeats are off). */
+  silence?: (host: string) => number | null;
+  /** The heartbeat verdict: silence this long is a dead host. */
+  deadAfterMs?: number;
 }
 
 /**
@@ -210,15 +214,22 @@ export class ElectionShell {
   }
 
   /**
-   * Reachability of the CCP as `decide` sees it: true on a fresh success; false only after
-   * ccpLossProbes consecutive failures spanning ccpLossMs (one lost probe is not a failover);
-   * null while unknown.
+   * Reachability of the CCP as `decide` sees it: true on a fresh success; null while unknown;
+   * false after ccpLossProbes consecutive failures spanning ccpLossMs (one lost probe is not a
+   * failover) — or at once on a failure while the CCP host has sent no heartbeat for
+   * deadAfterMs: ten lost heartbeats in a row and a failed connect are a host that is gone, not
+   * a lossy link. (An agent that merely died leaves its CCP answering: the probe succeeds.)
    */
   private reachable(key: string, now: number): boolean | null {
     const r = this.reach;
     if (!r || r.key !== key || now - r.at > this.t.reachFreshMs) return null;
-    if (r.ok) return true;
-    return r.failures >= this.t.ccpLossProbes && r.failingSince !== null && now - r.failingSince >= this.t.ccpLossMs ? false : null;
+    const host = this.assignment?.host;
+    const silent = host && host !== this.d.self().host ? (this.d.silence?.(host) ?? null) : null;
+    const quiet = silent !== null && this.d.deadAfterMs !== undefined && silent >= this.d.deadAfterMs;
+    // A success from before the CCP host fell silent says nothing about now.
+    if (r.ok) return quiet && now - r.at >= silent! ? null : true;
+    if (r.failures >= this.t.ccpLossProbes && r.failingSince !== null && now - r.failingSince >= this.t.ccpLossMs) return false;
+    return quiet ? false : null;
   }
 
   /** This host's own judgement of the CCP it probes, for its presence. */

@@ -172,6 +172,12 @@ export class LivenessCore {
     return this.peers.get(host)?.state ?? null;
   }
 
+  /** How long `host` has been silent (null: never heard). */
+  silence(host: string, now: number): number | null {
+    const p = this.peers.get(host);
+    return p?.lastHeard === null || p === undefined ? null : now - p.lastHeard;
+  }
+
   /** Does this host reach `host`? yes: heard within unreachableAfterMs; no: not heard for that
    * long while watched; unknown otherwise (or when no heartbeat has ever arrived here: then
    * they are filtered, and silence says nothing). */

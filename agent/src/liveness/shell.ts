@@ -67,6 +67,10 @@ export class Liveness {
     this.core.watch(this.o.clock.now(), peers);
   }
 
+  silence(host: string): number | null {
+    return this.socket ? this.core.silence(host, this.o.clock.now()) : null;
+  }
+
   reach(host: string): Reach {
     return this.socket ? this.core.reach(host, this.o.clock.now()) : 'unknown';
   }

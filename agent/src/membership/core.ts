@@ -228,7 +228,7 @@ export class MembershipCore {
       m.status = 'offline';
       m.pendingUntil = null;
       m.movedTo = p.movedTo;
-      if (wasIn) out.push({ type: 'event', name: 'member-left', fields: { member: host, reason: p.movedTo ? `moved to ${p.movedTo}` : 'keepalive lapsed or agent stopped' } });
+      if (wasIn) out.push({ type: 'event', name: 'member-left', fields: { member: host, reason: p.movedTo ? `moved to ${p.movedTo}` : 'its session ended (agent stopped, heartbeats or keepalive lapsed)' } });
     }
     return [...out, ...this.plan(now)];
   }

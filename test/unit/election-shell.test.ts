@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ElectionShell } from '../../agent/src/election/shell.js';
+import type { CcpController } from '../../agent/src/ccp/controller.js';
+import { CcpConfigSchema } from '../../agent/src/ccp/config.js';
+import { Secret } from '../../agent/src/config/secret.js';
+import { silentLogger } from '../../agent/src/log/logger.js';
+import { StateFile } from '../../agent/src/state/atomic-file.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const CCP = { host: 'h1', generation: 3, endpoint: 'https://10.0.0.1:6443' };
+const KEY = `${CCP.generation}@${CCP.endpoint}`;
+
+/** A shell on h2 that knows (from disk) the CCP on h1, and hears h1's heartbeats as `silence` says. */
+function shellOn(silence: () => number | null) {
+  const dir = mkdtempSync(join(tmpdir(), 'ivr-shell-'));
+  dirs.push(dir);
+  new StateFile(join(dir, 'election.json'), 'infravisor.election', 1, (b) => b).write({ highestTerm: 4, highestGeneration: 3, config: null, lastCcp: CCP });
+  const controller = { report: { role: 'agent', generation: 3, state: null, endpoint: CCP.endpoint }, setGoal: () => undefined } as unknown as CcpController;
+  return new ElectionShell({
+    cluster: 'c', self: () => ({ host: 'h2', address: '10.0.0.2', port: 1883, priority: 0, cores: 4, memMB: 4096 }), secret: new Secret('0123456789abcdef-secret'),
+    stateDir: dir, port: 6443, settleMs: 2000, failedRetryMs: 30_000, initialConfig: CcpConfigSchema.parse({}), controller, log: silentLogger(),
+    publish: () => undefined, presenceChanged: () => undefined, startedAt: 0, silence: () => silence(), deadAfterMs: 1000,
+  });
+}
+
+describe('election shell: when the CCP counts as lost (table)', () => {
+  it.each<[string, [number, boolean][], number | null, boolean | null]>([
+    ['one failed probe while the CCP host is heard: not yet', [[1000, false]], 100, null],
+    ['one failed probe after a second without its heartbeats: lost (a pulled cable)', [[1000, false]], 1200, false],
+    ['…but not without heartbeats to judge by (UDP filtered): the probes must add up', [[1000, false]], null, null],
+    ['two failed probes a second apart: lost, heartbeats or not', [[1000, false], [2000, false]], null, false],
+    ['its agent is silent but the CCP answers (the agent died): kept', [[1000, true]], 5000, true],
+  ])('%s', (_name, probes, silent, want) => {
+    const shell = shellOn(() => silent);
+    for (const [at, ok] of probes) shell.onReach(KEY, ok, at);
+    expect(shell.reachReport(probes.at(-1)![0])).toBe(want);
+  });
+
+  it('a success from before the CCP host fell silent no longer counts (a member must not vouch for a CCP it last saw before the cut)', () => {
+    let silent = 100;
+    const shell = shellOn(() => silent);
+    shell.onReach(KEY, true, 1000);
+    expect(shell.reachReport(1500)).toBe(true);
+    silent = 1200; // heard last at 1800: the success at 1000 predates the silence
+    expect(shell.reachReport(3000)).toBeNull();
+    silent = 1900; // heard last at 1100: still after the success
+    expect(shell.reachReport(3000)).toBeNull();
+    silent = 900;
+    expect(shell.reachReport(3000)).toBe(true);
+  });
+});
