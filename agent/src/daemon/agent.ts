@@ -24,7 +24,7 @@ import { loadCcpConfig } from '../ccp/load.js';
 import { SupervisedServices, SystemdServices } from '../ccp/service.js';
 import { ElectionShell } from '../election/shell.js';
 import { Liveness } from '../liveness/shell.js';
-import type { LivenessEvent, WatchedPeer } from '../liveness/core.js';
+import { PeerWatch } from './peers.js';
 import { CorruptStateError, errorMessage } from '../util/errors.js';
 
 const EVENT_LOG_SIZE = 100;
@@ -80,11 +80,8 @@ export class Agent {
   private servedSize: number | null = null;
   private election!: ElectionShell;
   private liveness!: Liveness;
-  /** The members this host last reported it does not reach (see watched()). */
-  private unreachable: string[] | null = null;
+  private peers!: PeerWatch;
   private lastReachReport: boolean | null = null;
-  /** A broker whose cluster left this host out, and that cluster's members: it goes back when it reaches them all. */
-  private exclusion: { host: string; members: string[]; since: number } | null = null;
 
   private readonly deps: AgentDeps;
 
@@ -130,7 +127,22 @@ export class Agent {
       timings: this.cfg.timings,
       clock: this.clock,
       log: this.log.child({ ns: 'liveness' }),
-      onEvent: (e) => this.onLiveness(e),
+      onEvent: (e) => {
+        if (!this.stopping) this.peers.onLiveness(e);
+      },
+    });
+    this.peers = new PeerWatch({
+      self: this.cfg.host.name,
+      log: this.log.child({ ns: 'liveness' }),
+      clock: this.clock,
+      liveness: this.liveness,
+      broker: this.broker,
+      core: () => this.core,
+      rendezvous: () => (this.session ? this.sessionHost : null),
+      ccpHost: () => this.election.assignment?.host ?? null,
+      run: (actions) => this.run(actions),
+      dropSession: (reason) => this.session?.fail(reason),
+      presenceChanged: () => this.later('presence', 50, () => void this.publishPresence('online')),
     });
     await this.liveness.start();
     await this.publishDirectory();
@@ -142,8 +154,7 @@ export class Agent {
         const now = this.clock.now();
         if (this.link) this.onLinkDecisions(this.link.monitor.tick(now));
         this.run(this.core.tick(now));
-        this.liveness.watch(this.watched());
-        this.checkReach(now);
+        this.peers.tick(now);
         this.reachChanged();
         this.electionStep();
         this.updateNotifyStatus();
@@ -158,53 +169,6 @@ export class Agent {
     await this.startNotify();
   }
 
-  /**
-   * The peers whose heartbeats this host watches: its rendezvous host, and every host with a
-   * client on its own broker (when it is the rendezvous: all members). A star, not a mesh: a
-   * follower exchanges heartbeats with one peer only.
-   */
-  private watched(): WatchedPeer[] {
-    const fast = new Set(this.broker.clientHosts());
-    if (this.sessionHost) fast.add(this.sessionHost);
-    // The rest of the view (and, while excluded, the members of the cluster that left this host
-    // out) get slower heartbeats: they only tell whom this host reaches.
-    const mesh = new Set([...this.core.members.values()].filter((m) => m.status === 'online').map((m) => m.card.host));
-    for (const h of this.exclusion?.members ?? []) mesh.add(h);
-    // The CCP host, in view or not: its silence is evidence when its CCP stops answering.
-    const ccpHost = this.election.assignment?.host;
-    if (ccpHost) mesh.add(ccpHost);
-    const out: WatchedPeer[] = [];
-    for (const [h, kind] of [...[...mesh].map((h) => [h, 'mesh'] as const), ...[...fast].map((h) => [h, 'watch'] as const)]) {
-      const m = this.core.members.get(h);
-      if (h === this.cfg.host.name || !m || (kind === 'mesh' && fast.has(h))) continue;
-      out.push({ host: h, address: m.card.address, port: m.card.port, incarnation: m.incarnation || null, kind });
-    }
-    return out;
-  }
-
-  /**
-   * Whom this host reaches: the members of its view it has not heard for unreachableAfterMs go
-   * into its presence (the primary keeps clusters cliques with it). An excluded host returns to
-   * the broker that left it out once it hears every member there, or after a minute (a member
-   * that left meanwhile would otherwise keep it out for good).
-   */
-  private checkReach(now: number): void {
-    const online = [...this.core.members.values()].filter((m) => m.status === 'online').map((m) => m.card.host);
-    const verdicts = online.map((h) => [h, this.liveness.reach(h)] as const);
-    const unreachable = verdicts.every(([, r]) => r === 'unknown') && !verdicts.some(([, r]) => r === 'no') ? null : verdicts.filter(([, r]) => r === 'no').map(([h]) => h).sort();
-    if ((unreachable ?? []).join() !== (this.unreachable ?? []).join() || (unreachable === null) !== (this.unreachable === null)) {
-      if (unreachable?.length) this.log.warn({ unreachable }, 'members of the view this host does not reach');
-      this.unreachable = unreachable;
-      this.later('presence', 50, () => void this.publishPresence('online'));
-    }
-    const ex = this.exclusion;
-    if (ex && (ex.members.every((h) => h === this.cfg.host.name || this.liveness.reach(h) === 'yes') || now - ex.since > 60_000)) {
-      this.exclusion = null;
-      this.log.info({ rendezvous: ex.host }, 'going back to the broker that left this host out');
-      this.run(this.core.readmit(now, ex.host));
-    }
-  }
-
   /** Members report whether they reach the CCP (probes, and the CCP host's heartbeats): the
    * presence is republished when that judgement changes. */
   private reachChanged(): void {
@@ -212,29 +176,6 @@ export class Agent {
     if (now === this.lastReachReport) return;
     this.lastReachReport = now;
     this.later('presence', 50, () => void this.publishPresence('online'));
-  }
-
-  /** The primary here left this host out of its cluster: it moves to the next-best broker. */
-  private onExcluded(members: string[]): void {
-    const host = this.sessionHost;
-    if (!host || this.exclusion?.host === host) return;
-    this.exclusion = { host, members, since: this.clock.now() };
-    this.log.warn({ rendezvous: host, members }, 'left out of the cluster on this broker: it does not reach every member; moving');
-    this.run(this.core.exclude(this.clock.now(), host));
-  }
-
-  /** A watched peer went silent: its session here and its session with this host's broker end now. */
-  private onLiveness(e: LivenessEvent): void {
-    if (this.stopping) return;
-    if (e.state === 'up') {
-      this.log.debug({ peer: e.host }, 'heartbeats from peer');
-      return;
-    }
-    const reason = `no heartbeat from ${e.host} for ${e.silentMs} ms`;
-    const evicted = this.broker.evict(e.host);
-    const lost = this.sessionHost === e.host && this.session !== null;
-    if (evicted > 0 || lost) this.log.warn({ peer: e.host, silentMs: e.silentMs, evicted, rendezvousLost: lost }, 'peer declared dead by heartbeats');
-    if (lost) this.session!.fail(reason);
   }
 
   /** The CCP driver and controller, and the election around them. */
@@ -272,11 +213,12 @@ export class Agent {
       presenceChanged: () => this.later('presence', 50, () => void this.publishPresence('online')),
       startedAt: this.clock.now(),
       timings: this.cfg.timings,
-      onExcluded: (members) => this.onExcluded(members),
+      onExcluded: (members) => this.peers.onExcluded(members),
       silence: (host) => this.liveness.silence(host),
       deadAfterMs: this.cfg.timings.deadAfterMs,
     });
-    // The CCP this host runs or follows is probed twice a second.
+    // The CCP this host runs or follows is probed every 2 s, or 4 times a second while a
+    // decision may hang on it.
     let inFlight = false;
     let lastCalm = 0;
     const probe = setInterval(() => {
@@ -284,13 +226,13 @@ export class Agent {
       if (!a || inFlight) return;
       const self = a.host === this.cfg.host.name;
       const member = self ? null : this.core.members.get(a.host);
-      // Twice a second while the CCP host is out of this view or its heartbeats pause (a
-      // decision may hang on it); every 2 s otherwise (this host's own readiness, or a
-      // follower's reach report).
+      // Fast while this host's own server is not ready yet (its readiness is what the members
+      // wait for), and while the CCP host is out of this view or its heartbeats pause; calm
+      // otherwise (a follower's reach report).
       const t = this.cfg.timings;
       const quiet = this.liveness.silence(a.host);
-      const every = a.host === this.sessionHost || this.broker.clientHosts().includes(a.host) ? t.heartbeatMs : t.meshHeartbeatMs;
-      const calm = self || (member?.status === 'online' && (quiet === null || quiet < every + 3 * t.heartbeatMs));
+      const every = this.peers.periodOf(a.host, t);
+      const calm = self ? this.controller.status.ready : member?.status === 'online' && (quiet === null || quiet < every + 3 * t.heartbeatMs);
       if (calm && this.clock.now() - lastCalm < 2000) return;
       if (calm) lastCalm = this.clock.now();
       inFlight = true;
@@ -303,7 +245,7 @@ export class Agent {
         }),
         card ? probeTcp(card.address, card.port, 1500).then((ok) => this.election.onAgentProbe(a.host, ok, this.clock.now())) : undefined,
       ]).finally(() => (inFlight = false));
-    }, 500);
+    }, 250);
     probe.unref();
     this.timers.push(probe);
   }
@@ -325,7 +267,7 @@ export class Agent {
     // Only members confirmed on the current broker: pending ones (carried over from the previous
     // broker) may never arrive, and must not make a lone host think it still has a group.
     const view = [...this.core.members.values()].filter((m) => m.status === 'online').map((m) => ({ card: m.card, ccp: m.ccp, term: m.term, unreachable: m.unreachable }));
-    this.election.step(this.clock.now(), view, this.controller.reportWith(this.election.reachReport(this.clock.now()), this.servedClusterSize()), this.core.isIsolated, this.unreachable);
+    this.election.step(this.clock.now(), view, this.controller.reportWith(this.election.reachReport(this.clock.now()), this.servedClusterSize()), this.core.isIsolated, this.peers.unreachable);
   }
 
   private async startLinkWatch(): Promise<void> {
@@ -494,7 +436,7 @@ export class Agent {
       facts: this.currentFacts,
       ccp: this.controller ? this.controller.reportWith(this.election.reachReport(this.clock.now()), this.servedClusterSize()) : null,
       term: this.election?.highestTerm ?? 0,
-      unreachable: this.unreachable,
+      unreachable: this.peers?.unreachable ?? null,
       ts: this.clock.now(),
     };
   }
@@ -643,7 +585,7 @@ export class Agent {
       following: this.controller.status.following,
       facts: this.currentFacts,
       broker: { clients: this.broker.connectedClients, ...this.broker.counters },
-      liveness: { ...this.liveness.snapshot(), unreachable: this.unreachable, exclusion: this.exclusion },
+      liveness: { ...this.liveness.snapshot(), ...this.peers.snapshot() },
       dropped: { ...this.drops },
       events: this.events.slice(-20),
     };
