@@ -3,19 +3,21 @@ import { loadRecord } from '../agent/src/lab/record.js';
 import { cpuSeconds, memoryOf, sleep, summarize, table, writeResult } from './lib.js';
 
 /**
- * `npm run bench -- discovery [--sizes 5,16,32]`: time from `lab up --hosts N` to every agent
- * seeing all N, and per-agent memory and idle CPU at N = 16.
+ * `npm run bench -- discovery [--sizes 5,16,32] [--timings JSON]`: time from `lab up --hosts N`
+ * to every agent seeing all N, and per-agent memory and idle CPU at N = 16 (or at the one size
+ * given). `--timings` overrides agent timings (e.g. slower heartbeats, to see what they cost).
  */
 export async function discovery(args: string[]): Promise<void> {
   const sizesArg = args[args.indexOf('--sizes') + 1];
   const sizes = args.includes('--sizes') && sizesArg ? sizesArg.split(',').map(Number) : [5, 16, 32];
+  const timings = args.includes('--timings') ? (JSON.parse(args[args.indexOf('--timings') + 1]!) as Record<string, number>) : undefined;
   const name = 'bench';
   const rows: (string | number)[][] = [];
   const results: unknown[] = [];
   for (const n of sizes) {
     await lab.down(name).catch(() => undefined);
     const t0 = Date.now();
-    const up = await lab.up({ name, hosts: n, subnet: '10.95.0.0/24', seeds: ['h1'] });
+    const up = await lab.up({ name, hosts: n, subnet: '10.95.0.0/24', seeds: ['h1'], ...(timings ? { timings } : {}) });
     const ready = Date.now();
     let converged = 0;
     for (;;) {

@@ -49,6 +49,9 @@ export function registerCcpCommands(ccp: Command): void {
     .action(async (argv: string[], o: { unit: string; stateDir: string }) => {
       const { supervise } = await import('../ccp/supervisor.js');
       const { procIdentity } = await import('../lab/record.js');
+      // A unit runs at the default priority, not at the agent's (as under systemd).
+      const { getPriority, setPriority } = await import('node:os');
+      if (getPriority() < 0) setPriority(0);
       const id = procIdentity(process.pid);
       if (!id) throw new InfravisorError('SUPERVISOR', 'cannot read this process identity');
       mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });

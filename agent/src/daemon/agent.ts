@@ -96,6 +96,11 @@ export class Agent {
     this.store = membershipFile(cfg.stateDir);
   }
 
+  /** The configured seeds other than this host itself. */
+  private otherSeeds() {
+    return this.cfg.seeds.filter((s) => !(s.address === this.cfg.host.address && s.port === this.cfg.host.port));
+  }
+
   private card(): MemberCard {
     const { name, address, port, priority } = this.cfg.host;
     return { host: name, address, port, priority, cores: this.currentFacts.cores, memMB: this.currentFacts.memMB };
@@ -112,7 +117,7 @@ export class Agent {
       if (!(err instanceof CorruptStateError)) throw err;
       this.log.error({ code: err.code, file: err.file }, err.message);
     }
-    const seeds = this.cfg.seeds.filter((s) => !(s.address === this.cfg.host.address && s.port === this.cfg.host.port));
+    const seeds = this.otherSeeds();
     this.core = new MembershipCore(this.card(), { cluster: this.cfg.cluster, timings: this.cfg.timings, hasSeeds: seeds.length > 0 }, known);
     this.startCcp();
     await this.controller.adopt();
@@ -212,6 +217,7 @@ export class Agent {
       },
       presenceChanged: () => this.later('presence', 50, () => void this.publishPresence('online')),
       startedAt: this.clock.now(),
+      hasSeeds: this.otherSeeds().length > 0,
       timings: this.cfg.timings,
       onExcluded: (members) => this.peers.onExcluded(members),
       silence: (host) => this.liveness.silence(host),
@@ -407,7 +413,7 @@ export class Agent {
   }
 
   private async bootstrap(): Promise<void> {
-    const seeds = this.cfg.seeds.filter((s) => !(s.address === this.cfg.host.address && s.port === this.cfg.host.port));
+    const seeds = this.otherSeeds();
     const results = await Promise.allSettled(
       seeds.map((seed) =>
         readSeed({ seed, cluster: this.cfg.cluster, self: this.cfg.host.name, secret: this.cfg.secret, waitMs: this.cfg.timings.bootstrapWaitMs, timeoutMs: this.cfg.timings.probeTimeoutMs * 2, onDrop: (r, d) => this.dropped(r, d, 'seed') }),

@@ -7,3 +7,11 @@
  * process without it: agent code must use node:http / node:https, never fetch().
  */
 export const AGENT_NODE_FLAGS = ['--lite-mode'] as const;
+
+/**
+ * The agent's CPU priority (nice): its systemd unit sets `Nice=-10`, the lab does the same. A
+ * heartbeat 1 s late is a dead peer (docs/liveness.md), so the agent must not queue behind a
+ * k3s server starting on a busy Pi. What it starts for a unit (the lab's supervisor and, from
+ * it, k3s) goes back to 0, as systemd starts each unit at its own priority.
+ */
+export const AGENT_NICE = -10;

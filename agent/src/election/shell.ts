@@ -53,6 +53,8 @@ export interface ElectionShellDeps {
   /** When this agent started: a host alone right after its start is treated like one that just
    * lost its group (it has not found the others yet). */
   startedAt: number;
+  /** Seeds other than this host are configured: it is meant to join a group. */
+  hasSeeds?: boolean;
   timings?: ElectionTimings;
   /** The valid claim on this broker leaves this host out (it does not reach all of `members`). */
   onExcluded?: (members: string[]) => void;
@@ -97,7 +99,9 @@ export class ElectionShell {
     }
     const storedCfg = stored?.config ? CcpConfigSchema.safeParse((stored.config as { ccp: unknown }).ccp) : null;
     const cfg = storedCfg?.success && storedCfg.data.revision >= d.initialConfig.revision ? storedCfg.data : d.initialConfig;
-    this.lastGroupAt = stored ? d.startedAt : 0; // a restart, not a first boot: wait for the group
+    // A restart, or a first boot with seeds to join: wait for the group before placing a CCP
+    // alone (seeds slow to answer — a busy host — must not make it a cluster of one).
+    this.lastGroupAt = stored || d.hasSeeds ? d.startedAt : 0;
     this.state = { highestTerm: stored?.highestTerm ?? 0, highestGeneration: stored?.highestGeneration ?? 0, config: { revision: cfg.revision, ccp: cfg }, lastCcp: stored?.lastCcp ?? null };
   }
 
