@@ -119,9 +119,7 @@ export class Agent {
     }
     const seeds = this.otherSeeds();
     this.core = new MembershipCore(this.card(), { cluster: this.cfg.cluster, timings: this.cfg.timings, hasSeeds: seeds.length > 0 }, known);
-    this.startCcp();
-    await this.controller.adopt();
-    await this.broker.start();
+    // Built before the CCP's probe loop, which asks it about silences (no socket until start()).
     this.liveness = new Liveness({
       cluster: this.cfg.cluster,
       self: this.cfg.host.name,
@@ -149,6 +147,9 @@ export class Agent {
       dropSession: (reason) => this.session?.fail(reason),
       presenceChanged: () => this.later('presence', 50, () => void this.publishPresence('online')),
     });
+    this.startCcp();
+    await this.controller.adopt();
+    await this.broker.start();
     await this.liveness.start();
     await this.publishDirectory();
     await this.status.start();

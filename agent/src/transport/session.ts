@@ -103,10 +103,11 @@ export class Session {
   }
 
   /**
-   * mqtt.js gives a PINGRESP 500 ms (with a 1 s keepalive) and then drops the session. On a
-   * lossy link a retransmitted ping takes longer. On the first timeout the broker is probed
-   * instead: if it answers, the session is kept and pinged again; if not, or on a second timeout
-   * in a row, the session is dropped. A pulled cable is thus noticed at most one probe later.
+   * mqtt.js drops the session when a PINGRESP is late (half a keepalive). On a lossy link a
+   * retransmitted ping takes longer. On the first timeout `confirmDead` is asked instead (the
+   * broker host's heartbeats, else a probe of the broker): if the broker is there, the session
+   * is kept and pinged again; if not, or on a second timeout in a row, the session is dropped.
+   * (A dead broker host is normally noticed sooner, by its heartbeats: docs/liveness.md.)
    */
   private tolerateLoss(client: MqttClient): void {
     const confirm = this.opts.confirmDead;
