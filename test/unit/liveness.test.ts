@@ -78,6 +78,14 @@ describe('liveness core (table)', () => {
     expect(events).toEqual([]);
   });
 
+  it('quiet: silent for longer than its own period and three heartbeats (a watched peer 400 ms, a mesh peer 800 ms)', () => {
+    const core = new LivenessCore('h1', 1, T);
+    core.watch(0, [peer('h2', 7, 'watch'), peer('h3', 7, 'mesh'), peer('h4', 7, 'mesh')]);
+    core.onHeartbeat(0, hb(1, 7, 'h2'), from);
+    core.onHeartbeat(0, hb(1, 7, 'h3'), from);
+    expect([core.quiet('h2', 399), core.quiet('h2', 400), core.quiet('h3', 799), core.quiet('h3', 800), core.quiet('h4', 5000)]).toEqual([false, true, false, true, false]);
+  });
+
   it('when no heartbeat ever arrived (UDP filtered), nobody counts as unreachable', () => {
     const core = new LivenessCore('h1', 1, T);
     core.watch(0, [peer('h2', 7, 'mesh')]);

@@ -96,6 +96,11 @@ export class Agent {
     this.store = membershipFile(cfg.stateDir);
   }
 
+  /** Republishes this host's presence shortly (changes within 50 ms go out as one). */
+  private presenceSoon(): void {
+    this.later('presence', 50, () => void this.publishPresence('online'));
+  }
+
   /** The configured seeds other than this host itself. */
   private otherSeeds() {
     return this.cfg.seeds.filter((s) => !(s.address === this.cfg.host.address && s.port === this.cfg.host.port));
@@ -145,7 +150,7 @@ export class Agent {
       ccpHost: () => this.election.assignment?.host ?? null,
       run: (actions) => this.run(actions),
       dropSession: (reason) => this.session?.fail(reason),
-      presenceChanged: () => this.later('presence', 50, () => void this.publishPresence('online')),
+      presenceChanged: () => this.presenceSoon(),
     });
     this.startCcp();
     await this.controller.adopt();
@@ -181,7 +186,7 @@ export class Agent {
     const now = this.election.reachReport(this.clock.now());
     if (now === this.lastReachReport) return;
     this.lastReachReport = now;
-    this.later('presence', 50, () => void this.publishPresence('online'));
+    this.presenceSoon();
   }
 
   /** The CCP driver and controller, and the election around them. */
@@ -198,7 +203,7 @@ export class Agent {
       token: deriveK3sToken(this.cfg.secret, this.cfg.cluster),
       config: () => this.election.config,
       log,
-      onChange: () => this.later('presence', 50, () => void this.publishPresence('online')),
+      onChange: () => this.presenceSoon(),
       probeTimeoutMs: this.cfg.timings.probeTimeoutMs,
     });
     this.election = new ElectionShell({
@@ -216,7 +221,7 @@ export class Agent {
         const spec = CONTRACT[kind];
         void this.session?.publish(topicFor(kind, this.cfg.cluster, this.cfg.host.name), encode(kind, msg as never), spec.qos, spec.retain);
       },
-      presenceChanged: () => this.later('presence', 50, () => void this.publishPresence('online')),
+      presenceChanged: () => this.presenceSoon(),
       startedAt: this.clock.now(),
       hasSeeds: this.otherSeeds().length > 0,
       timings: this.cfg.timings,
@@ -236,10 +241,7 @@ export class Agent {
       // Fast while this host's own server is not ready yet (its readiness is what the members
       // wait for), and while the CCP host is out of this view or its heartbeats pause; calm
       // otherwise (a follower's reach report).
-      const t = this.cfg.timings;
-      const quiet = this.liveness.silence(a.host);
-      const every = this.peers.periodOf(a.host, t);
-      const calm = self ? this.controller.status.ready : member?.status === 'online' && (quiet === null || quiet < every + 3 * t.heartbeatMs);
+      const calm = self ? this.controller.status.ready : member?.status === 'online' && !this.liveness.quiet(a.host);
       if (calm && this.clock.now() - lastCalm < 2000) return;
       if (calm) lastCalm = this.clock.now();
       inFlight = true;

@@ -65,11 +65,6 @@ export class PeerWatch {
     return out;
   }
 
-  /** The expected heartbeat period of `host` here (for how long a pause is normal). */
-  periodOf(host: string, t: { heartbeatMs: number; meshHeartbeatMs: number }): number {
-    return host === this.d.rendezvous() || this.d.broker.clientHosts().includes(host) ? t.heartbeatMs : t.meshHeartbeatMs;
-  }
-
   /**
    * Each tick: the members of the view not heard for unreachableAfterMs go into this host's
    * presence (the primary keeps clusters cliques with it). An excluded host returns to the

@@ -178,6 +178,15 @@ export class LivenessCore {
     return p?.lastHeard === null || p === undefined ? null : now - p.lastHeard;
   }
 
+  /** Has `host` been silent for longer than its heartbeat period and three more heartbeats
+   * (a pause worth probing for)? False when it was never heard. */
+  quiet(host: string, now: number): boolean {
+    const p = this.peers.get(host);
+    const silent = this.silence(host, now);
+    const period = p?.kind === 'watch' ? this.t.heartbeatMs : this.t.meshHeartbeatMs;
+    return silent !== null && silent >= period + 3 * this.t.heartbeatMs;
+  }
+
   /** Does this host reach `host`? yes: heard within unreachableAfterMs; no: not heard for that
    * long while watched; unknown otherwise (or when no heartbeat has ever arrived here: then
    * they are filtered, and silence says nothing). */

@@ -6,7 +6,7 @@ import { RateLimitedLog } from '../log/logger.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { LivenessCore, type LivenessEvent, type LivenessTimings, type PeerState, type Reach, type WatchedPeer } from './core.js';
-import { decodeHeartbeat, encodeHeartbeat, heartbeatKey, MAX_HEARTBEAT_BYTES, type HeartbeatDrop } from './packet.js';
+import { decodeHeartbeat, encodeHeartbeat, heartbeatKey, type HeartbeatDrop } from './packet.js';
 
 export interface LivenessOptions {
   cluster: string;
@@ -71,6 +71,10 @@ export class Liveness {
     return this.socket ? this.core.silence(host, this.o.clock.now()) : null;
   }
 
+  quiet(host: string): boolean {
+    return this.socket ? this.core.quiet(host, this.o.clock.now()) : false;
+  }
+
   reach(host: string): Reach {
     return this.socket ? this.core.reach(host, this.o.clock.now()) : 'unknown';
   }
@@ -91,7 +95,6 @@ export class Liveness {
   }
 
   private onDatagram(buf: Buffer, address: string, port: number): void {
-    if (buf.length > MAX_HEARTBEAT_BYTES) return this.drop('size', address);
     const d = decodeHeartbeat(this.key, this.o.cluster, buf);
     if (!d.ok) return this.drop(d.reason, address);
     const r = this.core.onHeartbeat(this.o.clock.now(), d.hb, { address, port });
