@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CcpConfigSchema, CcpHostSchema, deriveK3sToken, type CcpHost } from '../../agent/src/ccp/config.js';
+import { CcpConfigSchema, CcpHostSchema, type CcpHost } from '../../agent/src/config/ccp.js';
+import { deriveK3sToken } from '../../agent/src/ccp/config.js';
 import { CcpStartError } from '../../agent/src/ccp/errors.js';
 import { K3sDriver } from '../../agent/src/ccp/k3s/driver.js';
 import { SupervisedServices } from '../../agent/src/ccp/service.js';

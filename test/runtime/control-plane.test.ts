@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CcpConfigSchema, CcpHostSchema, deriveK3sToken } from '../../agent/src/ccp/config.js';
+import { CcpConfigSchema, CcpHostSchema } from '../../agent/src/config/ccp.js';
+import { deriveK3sToken } from '../../agent/src/ccp/config.js';
 import { K3sDriver } from '../../agent/src/ccp/k3s/driver.js';
 import { SupervisedServices } from '../../agent/src/ccp/service.js';
 import { Secret } from '../../agent/src/config/secret.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CcpConfigSchema, CcpHostSchema, deriveK3sToken } from '../../agent/src/ccp/config.js';
+import { CcpConfigSchema, CcpHostSchema } from '../../agent/src/config/ccp.js';
+import { deriveK3sToken } from '../../agent/src/ccp/config.js';
 import { CcpConfigError } from '../../agent/src/ccp/errors.js';
 import { renderAgentFiles, renderInitScript, renderServerFiles, type ServerSpec } from '../../agent/src/ccp/k3s/render.js';
 import { Secret } from '../../agent/src/config/secret.js';

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ElectionShell } from '../../agent/src/election/shell.js';
 import type { CcpController } from '../../agent/src/ccp/controller.js';
-import { CcpConfigSchema } from '../../agent/src/ccp/config.js';
-import { Secret } from '../../agent/src/config/secret.js';
+import { CcpConfigSchema } from '../../agent/src/config/ccp.js';
 import { silentLogger } from '../../agent/src/log/logger.js';
 import { StateFile } from '../../agent/src/state/atomic-file.js';
 
@@ -24,7 +23,7 @@ function shellOn(silence: () => number | null) {
   new StateFile(join(dir, 'election.json'), 'infravisor.election', 1, (b) => b).write({ highestTerm: 4, highestGeneration: 3, config: null, lastCcp: CCP });
   const controller = { report: { role: 'agent', generation: 3, state: null, endpoint: CCP.endpoint }, setGoal: () => undefined } as unknown as CcpController;
   return new ElectionShell({
-    cluster: 'c', self: () => ({ host: 'h2', address: '10.0.0.2', port: 1883, priority: 0, cores: 4, memMB: 4096 }), secret: new Secret('0123456789abcdef-secret'),
+    cluster: 'c', self: () => ({ host: 'h2', address: '10.0.0.2', port: 1883, priority: 0, cores: 4, memMB: 4096 }),
     stateDir: dir, port: 6443, settleMs: 2000, failedRetryMs: 30_000, initialConfig: CcpConfigSchema.parse({}), controller, log: silentLogger(),
     publish: () => undefined, presenceChanged: () => undefined, startedAt: 0, silence: () => silence(), deadAfterMs: 1000,
   });

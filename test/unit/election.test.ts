@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide, localGoal, mergeWinner, type ElectionInput, type ViewMember } from '../../agent/src/election/core.js';
-import { signClaim, verifyClaim, type ClaimBody } from '../../agent/src/election/claim.js';
-import { Secret } from '../../agent/src/config/secret.js';
+import type { Claim } from '../../agent/src/contract/index.js';
 import type { MemberCard } from '../../agent/src/contract/index.js';
 
 const card = (host: string, priority = 0): MemberCard => ({ host, address: `10.0.0.${host.slice(1)}`, port: 1883, priority, cores: 4, memMB: 4096 });
@@ -9,7 +8,7 @@ const ep = (h: string) => `https://10.0.0.${h.slice(1)}:6443`;
 const server = (gen: number, h: string, state: 'ready' | 'starting' | 'failed' = 'ready') => ({ role: 'server' as const, generation: gen, state, endpoint: ep(h) });
 const agentOf = (gen: number, h: string) => ({ role: 'agent' as const, generation: gen, state: null, endpoint: ep(h) });
 const member = (h: string, ccp: ViewMember['ccp'] = null, priority = 0): ViewMember => ({ card: card(h, priority), ccp });
-const claim = (o: Partial<ClaimBody> & Pick<ClaimBody, 'primary' | 'term'>): ClaimBody => ({ v: 1, cluster: 'c', members: [], ccp: null, placement: '', configRevision: 1, ts: 0, nonce: '0'.repeat(16), ...o });
+const claim = (o: Partial<Claim> & Pick<Claim, 'primary' | 'term'>): Claim => ({ v: 1, cluster: 'c', members: [], ccp: null, placement: '', configRevision: 1, ts: 0, ...o });
 
 const base = (o: Partial<ElectionInput>): ElectionInput => ({
   now: 10_000, self: 'h1', cluster: 'c', view: [], claim: null, remembered: null, highestTerm: 0, highestGeneration: 0,
@@ -17,7 +16,7 @@ const base = (o: Partial<ElectionInput>): ElectionInput => ({
 });
 
 describe('election core (table)', () => {
-  it.each<[string, Partial<ElectionInput>, { role: string; publish?: Partial<ClaimBody> | null }]>([
+  it.each<[string, Partial<ElectionInput>, { role: string; publish?: Partial<Claim> | null }]>([
     ['a member that is not the best-ranked follows', { self: 'h2', view: [member('h1'), member('h2')] }, { role: 'follower' }],
     ['the best-ranked member places the first CCP on the best host once the view has settled', { view: [member('h1'), member('h2'), member('h3')] }, { role: 'primary', publish: { term: 1, primary: 'h1', ccp: { host: 'h1', generation: 1, endpoint: ep('h1') } } }],
     ['…but not while the view is still forming', { view: [member('h1'), member('h2')], viewStableSince: 9000 }, { role: 'primary', publish: null }],
@@ -128,22 +127,5 @@ describe('election core (table)', () => {
     const c = claim({ primary: 'h1', term: 4, members: ['h1', 'h5'], ccp: { host: 'h1', generation: 1, endpoint: ep('h1') } });
     expect(localGoal('h4', c)).toEqual({ role: 'keep' });
     expect(localGoal('h5', c)).toEqual({ role: 'agent', assignment: c.ccp });
-  });
-});
-
-describe('signed claims', () => {
-  const secret = new Secret('election-test-secret-123');
-  const body = { v: 1 as const, cluster: 'c', term: 3, primary: 'h1', members: ['h1', 'h2'], ccp: { host: 'h2', generation: 2, endpoint: ep('h2') }, placement: 'x', configRevision: 1, ts: 5 };
-
-  it('verify with the cluster secret; a forged or altered claim fails', () => {
-    const c = signClaim(secret, body);
-    expect(verifyClaim(secret, c)).toBe(true);
-    expect(verifyClaim(new Secret('another-secret-of-16+'), c)).toBe(false);
-    expect(verifyClaim(secret, { ...c, ccp: { ...c.ccp!, host: 'h9' } })).toBe(false);
-    expect(verifyClaim(secret, { ...c, term: 99 })).toBe(false);
-  });
-
-  it('two signatures of the same body differ (nonce)', () => {
-    expect(signClaim(secret, body).sig).not.toBe(signClaim(secret, body).sig);
   });
 });

@@ -3,7 +3,7 @@ import { Aedes, type AedesOptions, type AuthenticateError } from 'aedes';
 import type { Logger } from '../log/logger.js';
 import type { Secret } from '../config/secret.js';
 import { CONTRACT, mayPublish, maySubscribe, parseTopic } from '../contract/index.js';
-import { NAME_RE } from '../config/schema.js';
+import { NAME_RE } from '../config/names.js';
 
 /** MQTT CONNACK return codes (3.1.1). */
 const BAD_USERNAME_OR_PASSWORD = 4;

@@ -1,8 +1,8 @@
 import type { Logger } from '../log/logger.js';
-import type { CcpAssignment } from '../election/claim.js';
+import type { CcpAssignment } from '../contract/index.js';
 import type { CcpReport, LocalCcpGoal } from '../election/core.js';
 import { errorMessage } from '../util/errors.js';
-import type { CcpConfig, CcpHost } from './config.js';
+import type { CcpConfig, CcpHost } from '../config/ccp.js';
 import type { CcpDriver } from './driver.js';
 import { probeTcp } from '../transport/probe.js';
 

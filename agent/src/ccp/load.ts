@@ -1,6 +1,6 @@
 import { ConfigError } from '../util/errors.js';
 import { formatZodIssues, readYaml } from '../config/load.js';
-import { CcpConfigSchema, type CcpConfig } from './config.js';
+import { CcpConfigSchema, type CcpConfig } from '../config/ccp.js';
 
 /** Loads the cluster-wide CCP configuration file, or the defaults when there is none. */
 export function loadCcpConfig(file: string | null): CcpConfig {

@@ -1,9 +1,10 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { CcpHostSchema } from '../ccp/config.js';
+import { CcpHostSchema } from './ccp.js';
 
-/** A DNS label: what a host or cluster name may be (it is also used in MQTT topics). */
-export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+import { NAME_RE } from './names.js';
+
+
 const name = (what: string) =>
   z.string().regex(NAME_RE, `${what} must be a DNS label: lower-case letters, digits and '-', at most 63 characters`);
 

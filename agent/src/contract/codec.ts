@@ -1,29 +1,33 @@
+import { openEnvelope, sealEnvelope, type Signer, type Verifier } from './envelope.js';
+import { parseJsonBounded } from './json.js';
 import { PROTOCOL_VERSION } from './messages.js';
-import { CONTRACT, type PayloadOf, type TopicKind } from './mqtt.js';
+import { CONTRACT, type EnvelopeKind, type JsonKind, type PayloadOf, type TopicKind } from './mqtt.js';
 
-export type DropReason = 'oversized' | 'malformed' | 'version' | 'mismatch';
+export type DropReason = 'oversized' | 'malformed' | 'version' | 'mismatch' | 'signature' | 'handler';
 
 export type Decoded<K extends TopicKind> = { ok: true; msg: PayloadOf<K> } | { ok: false; reason: DropReason; detail: string };
 
-export function encode<K extends TopicKind>(kind: K, msg: PayloadOf<K>): Buffer {
-  const buf = Buffer.from(JSON.stringify(msg));
+function bodyOf<K extends TopicKind>(kind: K, msg: PayloadOf<K>): Buffer {
+  return Buffer.from(JSON.stringify(msg));
+}
+
+function checkSize(kind: TopicKind, buf: Buffer): Buffer {
   const max = CONTRACT[kind].maxBytes;
   if (buf.length > max) throw new Error(`${kind} payload of ${buf.length} bytes exceeds ${max}`);
   return buf;
 }
 
-/**
- * Checks a payload from the network: size first (before any parsing), then JSON, then the
- * version, then the schema. Never throws.
- */
-export function decode<K extends TopicKind>(kind: K, payload: Buffer | Uint8Array): Decoded<K> {
-  if (payload.length > CONTRACT[kind].maxBytes) return { ok: false, reason: 'oversized', detail: `${payload.length} bytes` };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8'));
-  } catch {
-    return { ok: false, reason: 'malformed', detail: 'not JSON' };
-  }
+export function encode<K extends JsonKind>(kind: K, msg: PayloadOf<K>): Buffer {
+  return checkSize(kind, bodyOf(kind, msg));
+}
+
+/** A signed envelope (contract/envelope.ts) around the message's JSON. */
+export function encodeSigned<K extends EnvelopeKind>(kind: K, msg: PayloadOf<K>, signer: Signer): Buffer {
+  return checkSize(kind, sealEnvelope({ alg: signer.alg, signer: signer.name, sealed: false, body: bodyOf(kind, msg) }, (b) => signer.sign(b)));
+}
+
+/** JSON already bounded and parsed: the version, then the schema. */
+function check<K extends TopicKind>(kind: K, raw: unknown): Decoded<K> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'malformed', detail: 'not an object' };
   const v = (raw as { v?: unknown }).v;
   if (v !== PROTOCOL_VERSION) return { ok: false, reason: 'version', detail: `v=${JSON.stringify(v)}` };
@@ -35,6 +39,30 @@ export function decode<K extends TopicKind>(kind: K, payload: Buffer | Uint8Arra
   return { ok: true, msg: parsed.data as PayloadOf<K> };
 }
 
+/**
+ * Checks a payload from the network: size first, then nesting depth and JSON, then the
+ * version, then the schema. Never throws.
+ */
+export function decode<K extends JsonKind>(kind: K, payload: Buffer | Uint8Array): Decoded<K> {
+  const j = parseJsonBounded(payload, CONTRACT[kind].maxBytes);
+  return j.ok ? check(kind, j.value) : j;
+}
+
+/**
+ * Checks a signed envelope: size and framing, then the signature over the raw bytes, and only
+ * then the body (depth, JSON, version, schema). Returns the signer with the message. Never throws.
+ */
+export function decodeSigned<K extends EnvelopeKind>(kind: K, payload: Buffer, verifier: Verifier): (Decoded<K> & { ok: false }) | { ok: true; msg: PayloadOf<K>; signer: string } {
+  const o = openEnvelope(payload, CONTRACT[kind].maxBytes);
+  if (!o.ok) return o;
+  if (!verifier.verify(o.parts)) return { ok: false, reason: 'signature', detail: `bad signature from ${o.parts.signer}` };
+  if (o.parts.sealed) return { ok: false, reason: 'malformed', detail: 'sealed body where none is expected' };
+  const j = parseJsonBounded(o.parts.body, CONTRACT[kind].maxBytes);
+  if (!j.ok) return j;
+  const d = check(kind, j.value);
+  return d.ok ? { ok: true, msg: d.msg, signer: o.parts.signer } : d;
+}
+
 /** Counters of dropped payloads, by reason, reported in status. */
 export type DropCounters = Record<DropReason, number>;
-export const emptyDropCounters = (): DropCounters => ({ oversized: 0, malformed: 0, version: 0, mismatch: 0 });
+export const emptyDropCounters = (): DropCounters => ({ oversized: 0, malformed: 0, version: 0, mismatch: 0, signature: 0, handler: 0 });

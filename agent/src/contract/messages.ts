@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { NAME_RE } from '../config/schema.js';
+import { NAME_RE } from '../config/names.js';
+import { CcpConfigSchema } from '../config/ccp.js';
 
 /** The version every payload carries in `v`. A payload of another version is dropped and counted. */
 export const PROTOCOL_VERSION = 1 as const;
@@ -26,7 +27,7 @@ export const MemberCardSchema = z.object({
   host: hostName,
   address: z.string().max(64),
   port: int.min(1).max(65535),
-  priority: int,
+  priority: int.min(-1000).max(1000),
   cores: int.min(1),
   memMB: int.min(0),
 });
@@ -68,17 +69,45 @@ export const PresenceSchema = MemberCardSchema.extend({
 });
 export type Presence = z.infer<typeof PresenceSchema>;
 
-export { SignedClaimSchema, type SignedClaim } from '../election/claim.js';
+/** Where a cluster's CCP runs: its host, its generation (raised for every new server) and its
+ * API endpoint (contract/endpoint.ts builds it). */
+export const CcpAssignmentSchema = z.object({
+  host: hostName,
+  generation: int.min(1),
+  endpoint: z.string().max(100).regex(/^https:\/\/[^/\s]+:\d+$/),
+});
+export type CcpAssignment = z.infer<typeof CcpAssignmentSchema>;
 
-/** The cluster-wide CCP configuration, replicated by the primary with a revision number. */
+/**
+ * A primary's claim: who leads the cluster at which term, and where its CCP runs. Travels in a
+ * signed envelope (contract/envelope.ts) whose signer must be `primary`; carries the term
+ * (fencing: anything older is ignored), so a recorded claim replayed later is stale.
+ */
+export const ClaimSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  cluster: hostName,
+  term: int.min(1),
+  primary: hostName,
+  members: z.array(hostName).max(1024),
+  /** Members of the view left out because they do not reach every member (a non-transitive
+   * partition): they leave this broker and form a cluster of their own. Absent when none. */
+  excluded: z.array(hostName).max(1024).optional(),
+  ccp: CcpAssignmentSchema.nullable(),
+  /** Why this CCP host, in words (for status). */
+  placement: z.string().max(500),
+  configRevision: int.min(0),
+  ts: int,
+});
+export type Claim = z.infer<typeof ClaimSchema>;
+
+/** The cluster-wide CCP configuration (config/ccp.ts), replicated by the primary with a revision
+ * number, in a signed envelope whose signer must be the primary of the valid claim. */
 export const ClusterConfigMessageSchema = z.object({
   v: z.literal(PROTOCOL_VERSION),
   cluster: hostName,
   revision: int.min(0),
-  ccp: z.record(z.string(), z.unknown()),
+  ccp: CcpConfigSchema,
   ts: int,
-  nonce: z.string().regex(/^[0-9a-f]{16}$/),
-  sig: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type ClusterConfigMessage = z.infer<typeof ClusterConfigMessageSchema>;
 

@@ -6,7 +6,7 @@
  * Topic layout: ivr/v1/<cluster>/<kind>/<host>
  */
 import type { z } from 'zod';
-import { ClusterConfigMessageSchema, DirectorySchema, MAX_PAYLOAD_BYTES, PresenceSchema, SignedClaimSchema } from './messages.js';
+import { ClaimSchema, ClusterConfigMessageSchema, DirectorySchema, MAX_PAYLOAD_BYTES, PresenceSchema } from './messages.js';
 
 export const TOPIC_ROOT = 'ivr/v1';
 
@@ -19,6 +19,9 @@ export interface TopicSpec<S extends z.ZodType = z.ZodType> {
   qos: 0 | 1;
   retain: boolean;
   owner: TopicOwner;
+  /** json: the payload is the message's JSON. envelope: a signed envelope around it
+   * (contract/envelope.ts), checked before the JSON is read. */
+  encoding: 'json' | 'envelope';
   /** Largest payload accepted on this topic. */
   maxBytes: number;
   description: string;
@@ -28,6 +31,7 @@ export const CONTRACT = {
   presence: {
     kind: 'presence',
     schema: PresenceSchema,
+    encoding: 'json',
     qos: 1,
     retain: true,
     owner: 'host',
@@ -38,6 +42,7 @@ export const CONTRACT = {
   directory: {
     kind: 'directory',
     schema: DirectorySchema,
+    encoding: 'json',
     qos: 1,
     retain: true,
     owner: 'host',
@@ -47,28 +52,32 @@ export const CONTRACT = {
   },
   claim: {
     kind: 'claim',
-    schema: SignedClaimSchema,
+    schema: ClaimSchema,
+    encoding: 'envelope',
     qos: 1,
     retain: true,
     owner: 'host',
     maxBytes: MAX_PAYLOAD_BYTES,
     description:
-      "A primary's claim on the rendezvous broker: term, members, and the CCP assignment (host, generation, endpoint). Signed with the cluster secret; a claim of an older term than the receiver has seen is ignored (fencing, anti-replay).",
+      "A primary's claim on the rendezvous broker: term, members, and the CCP assignment (host, generation, endpoint). In a signed envelope whose signer must be the host of the topic; a claim of an older term than the receiver has seen is ignored (fencing, anti-replay).",
   },
   config: {
     kind: 'config',
     schema: ClusterConfigMessageSchema,
+    encoding: 'envelope',
     qos: 1,
     retain: true,
     owner: 'host',
     maxBytes: 1024 * 1024,
     description:
-      "The cluster-wide CCP configuration (k3s settings, desired manifests) with its revision, published by the primary. Signed; members keep the highest revision they have seen, on disk.",
+      "The cluster-wide CCP configuration (k3s settings, desired manifests) with its revision, published by the primary in a signed envelope. Members adopt it only from the primary of the valid claim and keep the highest revision they have seen, on disk.",
   },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKind = keyof typeof CONTRACT;
 export type PayloadOf<K extends TopicKind> = z.infer<(typeof CONTRACT)[K]['schema']>;
+export type JsonKind = { [K in TopicKind]: (typeof CONTRACT)[K]['encoding'] extends 'json' ? K : never }[TopicKind];
+export type EnvelopeKind = Exclude<TopicKind, JsonKind>;
 
 export function topicFor(kind: TopicKind, cluster: string, host: string): string {
   return `${TOPIC_ROOT}/${cluster}/${kind}/${host}`;

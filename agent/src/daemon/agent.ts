@@ -2,7 +2,7 @@ import type { AgentConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/logger.js';
 import { EmbeddedBroker } from '../broker/broker.js';
-import { CONTRACT, decode, emptyDropCounters, encode, filterFor, parseTopic, topicFor, type DropReason, type Facts, type MemberCard, type Presence } from '../contract/index.js';
+import { CONTRACT, decode, decodeSigned, emptyDropCounters, encode, encodeSigned, filterFor, parseTopic, topicFor, type DropReason, type Facts, type MemberCard, type Presence } from '../contract/index.js';
 import { FactsSource, type FactsProvider } from '../facts/facts.js';
 import { MembershipCore, type Action } from '../membership/core.js';
 import { membershipFile } from '../membership/store.js';
@@ -26,6 +26,7 @@ import { ElectionShell } from '../election/shell.js';
 import { Liveness } from '../liveness/shell.js';
 import { PeerWatch } from './peers.js';
 import { CorruptStateError, errorMessage } from '../util/errors.js';
+import { ClusterKeySigner } from '../trust/signer.js';
 
 const EVENT_LOG_SIZE = 100;
 
@@ -84,6 +85,7 @@ export class Agent {
   private lastReachReport: boolean | null = null;
 
   private readonly deps: AgentDeps;
+  private readonly signer: ClusterKeySigner;
 
   constructor(private readonly cfg: AgentConfig, deps: AgentDeps) {
     this.log = deps.log;
@@ -94,6 +96,7 @@ export class Agent {
     this.broker = new EmbeddedBroker({ cluster: cfg.cluster, address: cfg.host.address, port: cfg.host.port, secret: cfg.secret, log: this.log.child({ ns: 'broker' }) });
     this.status = new StatusServer(cfg.statusSocket, () => this.snapshot());
     this.store = membershipFile(cfg.stateDir);
+    this.signer = new ClusterKeySigner(cfg.host.name, cfg.secret);
   }
 
   /** Republishes this host's presence shortly (changes within 50 ms go out as one). */
@@ -209,7 +212,6 @@ export class Agent {
     this.election = new ElectionShell({
       cluster: this.cfg.cluster,
       self: () => this.card(),
-      secret: this.cfg.secret,
       stateDir: this.cfg.stateDir,
       port: this.cfg.ccp.port,
       settleMs: this.cfg.timings.settleMs,
@@ -219,7 +221,7 @@ export class Agent {
       log: this.log.child({ ns: 'election' }),
       publish: (kind, msg) => {
         const spec = CONTRACT[kind];
-        void this.session?.publish(topicFor(kind, this.cfg.cluster, this.cfg.host.name), encode(kind, msg as never), spec.qos, spec.retain);
+        void this.session?.publish(topicFor(kind, this.cfg.cluster, this.cfg.host.name), encodeSigned(kind, msg, this.signer), spec.qos, spec.retain);
       },
       presenceChanged: () => this.presenceSoon(),
       startedAt: this.clock.now(),
@@ -497,20 +499,25 @@ export class Agent {
     }
   }
 
+  /** Every message from the network enters here: nothing it carries may end the process. */
   private onMessage(topic: string, payload: Buffer): void {
+    try {
+      this.handleMessage(topic, payload);
+    } catch (err) {
+      this.dropped('handler', `${topic}: ${errorMessage(err)}`, topic);
+    }
+  }
+
+  private handleMessage(topic: string, payload: Buffer): void {
     const t = parseTopic(this.cfg.cluster, topic);
     if (!t) return this.dropped('mismatch', topic, 'session');
-    if (t.kind === 'claim') {
-      const d = decode('claim', payload);
+    if (t.kind === 'claim' || t.kind === 'config') {
+      const d = t.kind === 'claim' ? decodeSigned('claim', payload, this.signer) : decodeSigned('config', payload, this.signer);
       if (!d.ok) return this.dropped(d.reason, d.detail, topic);
-      if (d.msg.primary !== t.host) return this.dropped('mismatch', `claim of ${d.msg.primary} on ${topic}`, topic);
-      this.election.onClaim(d.msg);
+      if (d.signer !== t.host) return this.dropped('mismatch', `${t.kind} signed by ${d.signer} on ${topic}`, topic);
+      if (t.kind === 'claim') this.election.onClaim(d.msg as import('../contract/index.js').Claim, d.signer);
+      else this.election.onConfig(d.msg as import('../contract/index.js').ClusterConfigMessage, d.signer);
       return this.electionStep();
-    }
-    if (t.kind === 'config') {
-      const d = decode('config', payload);
-      if (!d.ok) return this.dropped(d.reason, d.detail, topic);
-      return this.election.onConfig(d.msg);
     }
     if (t.kind !== 'presence') return;
     const d = decode('presence', payload);

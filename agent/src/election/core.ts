@@ -1,6 +1,6 @@
 import type { MemberCard } from '../contract/index.js';
 import { compareRank, explainRank } from '../membership/rank.js';
-import type { CcpAssignment, ClaimBody } from './claim.js';
+import type { CcpAssignment, Claim } from '../contract/index.js';
 
 /**
  * Election and CCP placement: pure functions of what an agent sees. No I/O, time passed in.
@@ -41,7 +41,7 @@ export interface ElectionInput {
   cluster: string;
   view: ViewMember[];
   /** The valid claim of the highest term seen on this broker, if any. */
-  claim: ClaimBody | null;
+  claim: Claim | null;
   /** The last CCP assignment this host knew (from disk, after a restart or a change of broker). */
   remembered: CcpAssignment | null;
   highestTerm: number;
@@ -65,7 +65,7 @@ export interface ElectionInput {
 
 export type ElectionOutcome =
   | { role: 'follower'; primary: string | null }
-  | { role: 'primary'; publish: Omit<ClaimBody, 'nonce' | 'ts'> | null; reason: string };
+  | { role: 'primary'; publish: Omit<Claim, 'ts'> | null; reason: string };
 
 export const endpointOf = (card: MemberCard, port: number) => `https://${card.address.includes(':') ? `[${card.address}]` : card.address}:${port}`;
 
@@ -195,7 +195,7 @@ function sameCcp(a: CcpAssignment | null, b: CcpAssignment | null): boolean {
  */
 export type LocalCcpGoal = { role: 'server'; assignment: CcpAssignment } | { role: 'agent'; assignment: CcpAssignment } | { role: 'keep' };
 
-export function localGoal(self: string, claim: ClaimBody | null): LocalCcpGoal {
+export function localGoal(self: string, claim: Claim | null): LocalCcpGoal {
   if (!claim?.ccp || !claim.members.includes(self)) return { role: 'keep' };
   return claim.ccp.host === self ? { role: 'server', assignment: claim.ccp } : { role: 'agent', assignment: claim.ccp };
 }

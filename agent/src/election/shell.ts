@@ -1,16 +1,13 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Secret } from '../config/secret.js';
-import type { CcpConfig } from '../ccp/config.js';
-import { CcpConfigSchema } from '../ccp/config.js';
+import type { CcpConfig } from '../config/ccp.js';
+import { CcpConfigSchema } from '../config/ccp.js';
 import type { CcpController } from '../ccp/controller.js';
-import type { ClusterConfigMessage, MemberCard, Presence } from '../contract/index.js';
+import type { CcpAssignment, Claim, ClusterConfigMessage, MemberCard, PayloadOf, Presence } from '../contract/index.js';
 import type { Logger } from '../log/logger.js';
 import { StateFile } from '../state/atomic-file.js';
 import { errorMessage } from '../util/errors.js';
-import { signClaim, verifyClaim, type CcpAssignment, type ClaimBody, type SignedClaim } from './claim.js';
 import { decide, localGoal, type ViewMember } from './core.js';
-import { sign, verify } from './signed.js';
 import { compareRank } from '../membership/rank.js';
 
 const AssignmentSchema = z.object({ host: z.string(), generation: z.number().int(), endpoint: z.string() });
@@ -39,7 +36,6 @@ type ElectionState = { highestTerm: number; highestGeneration: number; config: {
 export interface ElectionShellDeps {
   cluster: string;
   self: () => MemberCard;
-  secret: Secret;
   stateDir: string;
   port: number;
   settleMs: number;
@@ -47,7 +43,8 @@ export interface ElectionShellDeps {
   initialConfig: CcpConfig;
   controller: CcpController;
   log: Logger;
-  publish: (kind: 'claim' | 'config', msg: SignedClaim | ClusterConfigMessage) => void;
+  /** Signs and publishes (the shell hands over messages, the publisher owns the keys). */
+  publish: <K extends 'claim' | 'config'>(kind: K, msg: PayloadOf<K>) => void;
   /** Presence must be sent again (the term or the CCP report changed). */
   presenceChanged: () => void;
   /** When this agent started: a host alone right after its start is treated like one that just
@@ -73,8 +70,11 @@ export interface ElectionShellDeps {
 export class ElectionShell {
   private readonly file: StateFile<z.infer<typeof ElectionStateSchema>>;
   private state: ElectionState;
-  private claims = new Map<string, SignedClaim>();
-  private current: ClaimBody | null = null;
+  private claims = new Map<string, Claim>();
+  /** Configurations heard, by signer: adopted only from the primary of the valid claim. */
+  private offers = new Map<string, ClusterConfigMessage>();
+  private refused = new Set<string>();
+  private current: Claim | null = null;
   private role: 'primary' | 'follower' = 'follower';
   private reason = '';
   private failed = new Map<string, number>();
@@ -84,7 +84,7 @@ export class ElectionShell {
   private agentAlive: { host: string; ok: boolean; at: number; elsewhereSince: number | null } | null = null;
   private lastGroupAt = 0;
   private brokerSince = 0;
-  private rejected = { signature: 0, staleTerm: 0 };
+  private rejected = { signer: 0, staleTerm: 0, configNotFromPrimary: 0 };
 
   private readonly t: ElectionTimings;
 
@@ -123,7 +123,7 @@ export class ElectionShell {
     return this.state.highestTerm;
   }
 
-  get claim(): ClaimBody | null {
+  get claim(): Claim | null {
     return this.current;
   }
 
@@ -162,9 +162,10 @@ export class ElectionShell {
     this.viewKey = ''; // the view starts over on the new broker
   }
 
-  onClaim(c: SignedClaim): void {
-    if (c.cluster !== this.d.cluster || !verifyClaim(this.d.secret, c)) {
-      this.rejected.signature++;
+  /** A claim whose envelope verified as signed by `signer`: it counts only as its primary's own. */
+  onClaim(c: Claim, signer: string): void {
+    if (c.cluster !== this.d.cluster || signer !== c.primary) {
+      this.rejected.signer++;
       return;
     }
     if (c.term < this.state.highestTerm) {
@@ -174,17 +175,37 @@ export class ElectionShell {
     this.claims.set(c.primary, c);
   }
 
-  onConfig(m: ClusterConfigMessage): void {
-    if (m.cluster !== this.d.cluster || !verify(this.d.secret, m)) {
-      this.rejected.signature++;
+  /** A configuration whose envelope verified as signed by `signer`. Kept until a step decides
+   * whether `signer` is the primary of the valid claim. */
+  onConfig(m: ClusterConfigMessage, signer: string): void {
+    if (m.cluster !== this.d.cluster) {
+      this.rejected.signer++;
       return;
     }
-    if (m.revision <= (this.state.config?.revision ?? 0)) return;
-    const parsed = CcpConfigSchema.safeParse(m.ccp);
-    if (!parsed.success) return;
-    this.state.config = { revision: m.revision, ccp: parsed.data };
-    this.save();
-    this.d.log.info({ revision: m.revision }, 'adopted a newer cluster configuration');
+    const prev = this.offers.get(signer);
+    if (!prev || m.revision > prev.revision) this.offers.set(signer, m);
+  }
+
+  /** Adopts the configuration of the valid claim's primary when it is newer than ours. */
+  private adoptConfig(primary: string | null): void {
+    for (const [signer, m] of this.offers) {
+      if (m.revision <= this.state.config!.revision) {
+        this.offers.delete(signer);
+        continue;
+      }
+      if (signer !== primary || primary === this.d.self().host) continue;
+      this.offers.delete(signer);
+      this.state.config = { revision: m.revision, ccp: m.ccp };
+      this.save();
+      this.d.log.info({ revision: m.revision, from: signer }, 'adopted a newer cluster configuration');
+    }
+    for (const [signer, m] of this.offers) {
+      if (signer !== primary && m.revision > this.state.config!.revision && !this.refused.has(`${signer}:${m.revision}`)) {
+        this.refused.add(`${signer}:${m.revision}`);
+        this.rejected.configNotFromPrimary++;
+        this.d.log.warn({ from: signer, revision: m.revision, primary }, 'a configuration from a host that is not the primary: not adopted');
+      }
+    }
   }
 
   /** A CCP endpoint probe result for the assignment `assignmentKey`. */
@@ -266,13 +287,14 @@ export class ElectionShell {
     const inView = new Set(view.map((m) => m.card.host));
     const cards = new Map(view.map((m) => [m.card.host, m.card]));
     const outranks = (a: string, b: string) => compareRank(cards.get(a)!, cards.get(b)!) < 0;
-    let best: SignedClaim | null = null;
+    let best: Claim | null = null;
     for (const c of this.claims.values()) {
       if (!inView.has(c.primary) || c.term < this.state.highestTerm) continue;
       if (!best || c.term > best.term || (c.term === best.term && outranks(c.primary, best.primary))) best = c;
     }
     if (best) this.raise(best.term, best.ccp?.generation ?? 0);
     this.current = best;
+    this.adoptConfig(best?.primary ?? null);
     if (best) this.remember(best.ccp);
     if (best?.excluded?.includes(self.host)) this.d.onExcluded?.(best.members);
 
@@ -306,7 +328,7 @@ export class ElectionShell {
       if (out.publish && now - this.viewStableSince < this.t.claimHoldMs) {
         this.reason = 'view just changed';
       } else if (out.publish) {
-        const claim = signClaim(this.d.secret, { ...out.publish, ts: now });
+        const claim: Claim = { ...out.publish, ts: now };
         this.raise(claim.term, claim.ccp?.generation ?? 0);
         this.claims.set(self.host, claim);
         this.current = claim;
@@ -314,7 +336,7 @@ export class ElectionShell {
         this.d.log.info({ term: claim.term, ccp: claim.ccp, placement: claim.placement }, 'claim published');
         this.d.publish('claim', claim);
         const cfg = this.state.config!;
-        this.d.publish('config', sign(this.d.secret, { v: 1 as const, cluster: this.d.cluster, revision: cfg.revision, ccp: cfg.ccp as unknown as Record<string, unknown>, ts: now }) as ClusterConfigMessage);
+        this.d.publish('config', { v: 1, cluster: this.d.cluster, revision: cfg.revision, ccp: cfg.ccp, ts: now });
       }
     } else {
       if (this.role === 'primary') this.d.log.info({ primary: out.primary }, 'no longer the primary');

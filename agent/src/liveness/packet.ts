@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Secret } from '../config/secret.js';
-import { NAME_RE } from '../config/schema.js';
+import { NAME_RE } from '../config/names.js';
 
 /**
  * The heartbeat datagram (UDP, on the broker's port number; docs/mqtt-contract.md, "Liveness"):

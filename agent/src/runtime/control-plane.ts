@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CcpConfig, CcpHost } from '../ccp/config.js';
+import type { CcpConfig, CcpHost } from '../config/ccp.js';
 import type { CcpDriver } from '../ccp/driver.js';
 import type { HostIdentity, ServerSpec } from '../ccp/k3s/render.js';
 import type { Unit } from '../ccp/service.js';

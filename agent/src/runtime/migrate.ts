@@ -14,7 +14,7 @@ import type { Containerd } from './source/containerd.js';
 import { stateImageName, type Deployer, type TargetRef } from './target/deployer.js';
 import type { ImageStore } from './target/store.js';
 import type { ControlPlaneHandover } from './control-plane.js';
-import type { CcpConfig } from '../ccp/config.js';
+import type { CcpConfig } from '../config/ccp.js';
 
 export interface MigrationDeps {
   source: Containerd;

@@ -22,7 +22,7 @@ import { K3sDriver } from '../ccp/k3s/driver.js';
 import { SupervisedServices, SystemdServices } from '../ccp/service.js';
 import { writeFileAtomic } from '../state/atomic-file.js';
 import { ControlPlaneHandover } from './control-plane.js';
-import type { CcpConfig } from '../ccp/config.js';
+import type { CcpConfig } from '../config/ccp.js';
 
 /** True when something answers on the agent's status socket. */
 export function agentAnswers(socket: string, timeoutMs = 1000): Promise<boolean> {

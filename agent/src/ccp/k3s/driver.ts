@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import type { CcpHost } from '../config.js';
+import type { CcpHost } from '../../config/ccp.js';
 import type { CcpDriver, RunningCcp } from '../driver.js';
 import { CcpStartError } from '../errors.js';
 import { probeReady, type Health } from '../health.js';

@@ -54,9 +54,6 @@ export const K3S_SERVER_KEYS: ReadonlySet<string> = new Set([
   'secrets-encryption', 'secrets-encryption-provider', 'system-default-registry',
 ]);
 
-/** The packaged components `disable:` may name. */
-export const K3S_COMPONENTS = ['coredns', 'servicelb', 'traefik', 'local-storage', 'metrics-server', 'runtimes'] as const;
-
 /** The closest known key, for "did you mean …" (Levenshtein distance ≤ 3). */
 export function suggestKey(key: string, known: ReadonlySet<string>): string | null {
   let best: string | null = null;

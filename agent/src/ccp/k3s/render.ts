@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { CcpConfig, CcpHost } from '../config.js';
+import type { CcpConfig, CcpHost } from '../../config/ccp.js';
 import { CcpConfigError } from '../errors.js';
 import { K3S_AGENT_KEYS, K3S_SERVER_KEYS, suggestKey } from './keys.js';
 
