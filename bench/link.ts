@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { AGENT_NODE_FLAGS } from '../agent/src/daemon/node-flags.js';
+import { AGENT_NODE_FLAGS } from '../agent/src/util/node-flags.js';
 import { cpuSeconds, sleep, summarize, table, writeResult } from './lib.js';
 
 /**

@@ -8,7 +8,7 @@ import { resolveConfig, validateConfig } from '../../agent/src/config/load.js';
 import { silentLogger } from '../../agent/src/log/logger.js';
 import { FactsSource } from '../../agent/src/facts/facts.js';
 import { fetchStatus } from '../../agent/src/status/server.js';
-import type { AgentStatus } from '../../agent/src/status/types.js';
+import type { AgentStatus } from '../../agent/src/contract/status.js';
 import { tempDir } from '../support/tmp.js';
 import { waitFor } from '../support/wait.js';
 

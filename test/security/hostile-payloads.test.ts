@@ -5,7 +5,7 @@ import { Agent } from '../../agent/src/daemon/agent.js';
 import { resolveConfig, validateConfig } from '../../agent/src/config/load.js';
 import { silentLogger } from '../../agent/src/log/logger.js';
 import { fetchStatus } from '../../agent/src/status/server.js';
-import type { AgentStatus } from '../../agent/src/status/types.js';
+import type { AgentStatus } from '../../agent/src/contract/status.js';
 import { tempDir } from '../support/tmp.js';
 import { encodeSigned } from '../../agent/src/contract/index.js';
 import { ALG, sealEnvelope } from '../../agent/src/contract/envelope.js';

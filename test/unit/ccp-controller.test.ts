@@ -1,31 +1,24 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CcpController } from '../../agent/src/ccp/controller.js';
 import type { CcpDriver } from '../../agent/src/ccp/driver.js';
+import { CcpConfigSchema, CcpHostSchema } from '../../agent/src/config/ccp.js';
+import { TimingsSchema } from '../../agent/src/config/schema.js';
+import { FakeCcpDriver } from '../support/fakes.js';
 import { silentLogger } from '../../agent/src/log/logger.js';
 
 /** A driver whose follow() fails `failFirst` times, then succeeds. */
 function flakyDriver(failFirst: number) {
-  const calls = { follow: 0, startServer: 0 };
-  const driver = {
-    adopt: async () => null,
-    archiveServer: async () => null,
-    follow: async () => {
-      calls.follow++;
-      if (calls.follow <= failFirst) throw new Error('the supervisor of k3s-agent did not start its process');
-      return true;
-    },
-    startServer: async () => {
-      calls.startServer++;
-      return { output: '' };
-    },
-    following: async () => null,
-  } as unknown as CcpDriver;
-  return { driver, calls };
+  const driver = new FakeCcpDriver();
+  driver.failNext.follow = failFirst;
+  return { driver, calls: driver.calls };
 }
 
 const assignment = { host: 'h1', generation: 2, endpoint: 'https://10.0.0.1:6443' };
 const make = (driver: CcpDriver) =>
-  new CcpController(driver, { cluster: 'c', self: { name: 'h2', addresses: ['10.0.0.2'] }, local: {} as never, token: 't', config: () => ({}) as never, log: silentLogger(), onChange: () => undefined });
+  new CcpController(driver, {
+    cluster: 'c', self: { name: 'h2', addresses: ['10.0.0.2'] }, local: CcpHostSchema.parse({}), token: 't', config: () => CcpConfigSchema.parse({}),
+    timings: TimingsSchema.parse({}), clock: { now: () => Date.now() }, probeTcp: async () => true, log: silentLogger(), onChange: () => undefined,
+  });
 
 describe('CCP controller: a failed operation is tried again', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -80,23 +73,13 @@ describe('CCP controller: a stray server is archived while this host follows ano
   afterEach(() => vi.useRealTimers());
 
   it('finds the server that started after the goal had changed, and archives it once', async () => {
-    let active = false;
-    const archived: string[] = [];
-    const driver = {
-      adopt: async () => (active ? { cluster: 'c', generation: 1, active: true, pid: 9 } : null),
-      archiveServer: async (reason: string) => {
-        archived.push(reason);
-        active = false;
-        return '/archive/1';
-      },
-      follow: async () => true,
-      following: async () => null,
-    } as unknown as CcpDriver;
+    const driver = new FakeCcpDriver();
+    const archived = driver.calls.archiveServer;
     const c = make(driver);
     c.setGoal({ role: 'agent', assignment });
     await vi.advanceTimersByTimeAsync(0);
     expect(c.report.role).toBe('agent');
-    active = true; // a late start completes
+    driver.server = { cluster: 'c', generation: 1, host: 'h2', config: '', active: true, pid: 9 }; // a late start completes
     await vi.advanceTimersByTimeAsync(10_000);
     void c.probe(assignment).catch(() => null);
     await vi.advanceTimersByTimeAsync(0);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONTRACT } from '../../agent/src/contract/index.js';
+import { TimingsSchema } from '../../agent/src/config/schema.js';
 
 describe('docs/mqtt-contract.md', () => {
   const doc = readFileSync('docs/mqtt-contract.md', 'utf8');
@@ -10,5 +11,14 @@ describe('docs/mqtt-contract.md', () => {
     const cells = row!.split('|').map((c) => c.trim());
     expect(cells[3]).toBe(String(spec.qos));
     expect(cells[4]).toBe(spec.retain ? 'yes' : 'no');
+  });
+});
+
+describe('docs/config.md', () => {
+  const doc = readFileSync('docs/config.md', 'utf8');
+  it.each(Object.entries(TimingsSchema.parse({})))('lists timings.%s with its default', (key, def) => {
+    const row = doc.split('\n').find((l) => l.startsWith(`| \`${key}\` |`));
+    expect(row, `a table row for ${key}`).toBeDefined();
+    expect(row!.split('|')[2]!.trim()).toBe(String(def));
   });
 });

@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ElectionShell } from '../../agent/src/election/shell.js';
-import type { CcpController } from '../../agent/src/ccp/controller.js';
+import type { CcpPort, LocalCcpGoal } from '../../agent/src/ccp/goal.js';
+import type { CcpReport } from '../../agent/src/contract/index.js';
+import { TimingsSchema } from '../../agent/src/config/schema.js';
+import { electionFile } from '../../agent/src/election/store.js';
 import { CcpConfigSchema } from '../../agent/src/config/ccp.js';
 import { silentLogger } from '../../agent/src/log/logger.js';
-import { StateFile } from '../../agent/src/state/atomic-file.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -16,17 +18,28 @@ afterEach(() => {
 const CCP = { host: 'h1', generation: 3, endpoint: 'https://10.0.0.1:6443' };
 const KEY = `${CCP.generation}@${CCP.endpoint}`;
 
+/** The CCP as the election sees it: a typed double of the controller's port. */
+class CcpStub implements CcpPort {
+  report: CcpReport = { role: 'agent', generation: 3, state: null, endpoint: CCP.endpoint, reach: null, clusterSize: null };
+  goals: LocalCcpGoal[] = [];
+  setGoal(goal: LocalCcpGoal): void {
+    this.goals.push(goal);
+  }
+}
+
 /** A shell on h2 that knows (from disk) the CCP on h1, and hears h1's heartbeats as `silence` says. */
 function shellOn(silence: () => number | null) {
   const dir = mkdtempSync(join(tmpdir(), 'ivr-shell-'));
   dirs.push(dir);
-  new StateFile(join(dir, 'election.json'), 'infravisor.election', 1, (b) => b).write({ highestTerm: 4, highestGeneration: 3, config: null, lastCcp: CCP });
-  const controller = { report: { role: 'agent', generation: 3, state: null, endpoint: CCP.endpoint }, setGoal: () => undefined } as unknown as CcpController;
-  return new ElectionShell({
-    cluster: 'c', self: () => ({ host: 'h2', address: '10.0.0.2', port: 1883, priority: 0, cores: 4, memMB: 4096 }),
-    stateDir: dir, port: 6443, settleMs: 2000, failedRetryMs: 30_000, initialConfig: CcpConfigSchema.parse({}), controller, log: silentLogger(),
-    publish: () => undefined, presenceChanged: () => undefined, startedAt: 0, silence: () => silence(), deadAfterMs: 1000,
+  const file = electionFile(dir);
+  file.write({ highestTerm: 4, highestGeneration: 3, config: null, lastCcp: CCP });
+  const shell = new ElectionShell({
+    cluster: 'c', self: () => ({ host: 'h2', address: '10.0.0.2', port: 1883, priority: 0, cores: 4, memMB: 4096 }), port: 6443,
+    timings: TimingsSchema.parse({}), configured: CcpConfigSchema.parse({}), file, ccp: new CcpStub(), log: silentLogger(),
+    publish: () => undefined, presenceChanged: () => undefined, onExcluded: () => undefined, silence: () => silence(),
   });
+  shell.load(0, false);
+  return shell;
 }
 
 describe('election shell: when the CCP counts as lost (table)', () => {

@@ -5,8 +5,8 @@ import type { MemberCard } from '../../agent/src/contract/index.js';
 
 const card = (host: string, priority = 0): MemberCard => ({ host, address: `10.0.0.${host.slice(1)}`, port: 1883, priority, cores: 4, memMB: 4096 });
 const ep = (h: string) => `https://10.0.0.${h.slice(1)}:6443`;
-const server = (gen: number, h: string, state: 'ready' | 'starting' | 'failed' = 'ready') => ({ role: 'server' as const, generation: gen, state, endpoint: ep(h) });
-const agentOf = (gen: number, h: string) => ({ role: 'agent' as const, generation: gen, state: null, endpoint: ep(h) });
+const server = (gen: number, h: string, state: 'ready' | 'starting' | 'failed' = 'ready') => ({ role: 'server' as const, generation: gen, state, endpoint: ep(h), reach: null, clusterSize: null });
+const agentOf = (gen: number, h: string) => ({ role: 'agent' as const, generation: gen, state: null, endpoint: ep(h), reach: null, clusterSize: null });
 const member = (h: string, ccp: ViewMember['ccp'] = null, priority = 0): ViewMember => ({ card: card(h, priority), ccp });
 const claim = (o: Partial<Claim> & Pick<Claim, 'primary' | 'term'>): Claim => ({ v: 1, cluster: 'c', members: [], ccp: null, placement: '', configRevision: 1, ts: 0, ...o });
 

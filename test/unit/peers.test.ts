@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PeerWatch } from '../../agent/src/daemon/peers.js';
-import type { EmbeddedBroker } from '../../agent/src/broker/broker.js';
-import type { Liveness } from '../../agent/src/liveness/shell.js';
+import { PeerWatch, type BrokerPort, type LivenessPort } from '../../agent/src/daemon/peers.js';
 import type { Reach, WatchedPeer } from '../../agent/src/liveness/core.js';
 import { MembershipCore, type Action } from '../../agent/src/membership/core.js';
 import { silentLogger } from '../../agent/src/log/logger.js';
@@ -17,15 +15,15 @@ function setup(reach: Record<string, Reach>, clients: string[] = []) {
   core.onSessionUp(now, 'h1');
   for (const h of ['h1', 'h2', 'h3']) core.onPresence(now, { v: 1, cluster: 'c', ...card(h), state: 'online', incarnation: 5, seq: 1, rendezvous: 'h1', movedTo: null, facts: FACTS, ccp: null, term: 0, unreachable: null, ts: 0 }, 1);
   const watched: WatchedPeer[][] = [];
-  const liveness = { watch: (p: WatchedPeer[]) => watched.push(p), reach: (h: string) => reach[h] ?? 'unknown' } as unknown as Liveness;
+  const liveness: LivenessPort = { watch: (p: WatchedPeer[]) => void watched.push(p), reach: (h: string) => reach[h] ?? 'unknown' };
   const evicted: string[] = [];
-  const broker = { clientHosts: () => clients, evict: (h: string) => (evicted.push(h), 1) } as unknown as EmbeddedBroker;
+  const broker: BrokerPort = { clientHosts: () => clients, evict: (h: string) => (evicted.push(h), 1) };
   const ran: Action[] = [];
   const dropped: string[] = [];
   let published = 0;
   const w = new PeerWatch({
-    self: 'h4', log: silentLogger(), clock: { now: () => now }, liveness, broker, core: () => core,
-    rendezvous: () => 'h1', ccpHost: () => 'h2', run: (a) => ran.push(...a), dropSession: (r) => dropped.push(r), presenceChanged: () => published++,
+    self: 'h4', log: silentLogger(), clock: { now: () => now }, liveness, broker, core,
+    rendezvous: () => 'h1', ccpHost: () => 'h2', run: (a) => ran.push(...a), dropSession: (r) => dropped.push(r), presenceChanged: () => published++, excludedRetryMs: 60_000,
   });
   return { w, watched, evicted, ran, dropped, published: () => published, at: (t: number) => (now = t) };
 }

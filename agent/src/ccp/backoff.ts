@@ -9,3 +9,8 @@ export function nextBackoff(consecutiveFailures: number, ranForMs: number): { de
   const failures = ranForMs >= BACKOFF.stableMs ? 1 : consecutiveFailures + 1;
   return { delayMs: Math.min(BACKOFF.maxMs, BACKOFF.firstMs * 2 ** (failures - 1)), failures };
 }
+
+/** The delay before the `failures`-th retry of an operation: `firstMs`, doubling up to `maxMs`. */
+export function retryDelay(failures: number, firstMs: number, maxMs: number): number {
+  return Math.min(maxMs, firstMs * 2 ** Math.min(Math.max(failures - 1, 0), 30));
+}

@@ -1,54 +1,57 @@
 import type { Logger } from '../log/logger.js';
-import type { CcpAssignment } from '../contract/index.js';
-import type { CcpReport, LocalCcpGoal } from '../election/core.js';
-import { errorMessage } from '../util/errors.js';
+import type { Timings } from '../config/schema.js';
 import type { CcpConfig, CcpHost } from '../config/ccp.js';
+import { endpointTarget, endpointUrl, type CcpAssignment, type CcpReport } from '../contract/index.js';
+import type { Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import { retryDelay } from './backoff.js';
 import type { CcpDriver } from './driver.js';
-import { probeTcp } from '../transport/probe.js';
+import { goalKey, type CcpPort, type LocalCcpGoal } from './goal.js';
 
-/**
- * Carries out this host's CCP goal through the driver, one operation at a time: run the
- * assigned server generation (archiving an older one first), or follow the assigned CCP
- * (archiving a server of ours that lost a merge). Watches the CCP's readiness and reports what
- * runs here for presence.
- */
+/** A TCP reachability probe (transport/probe.ts in the daemon). */
+export type TcpProbe = (address: string, port: number, timeoutMs: number) => Promise<boolean>;
+
 export interface CcpControllerOptions {
   cluster: string;
   self: { name: string; addresses: string[] };
   local: CcpHost;
   token: string;
+  /** The cluster configuration in force (the election's). */
   config: () => CcpConfig;
+  timings: Pick<Timings, 'ccpRetryFirstMs' | 'ccpRetryMaxMs' | 'ccpStraySweepMs' | 'ccpProbeTimeoutMs'>;
+  clock: Clock;
+  probeTcp: TcpProbe;
   log: Logger;
+  /** What runs here changed (the presence must say so). */
   onChange: () => void;
-  /** Deadline of a follower's probe of the CCP port (three connects at once; default 1.5 s). */
-  probeTimeoutMs?: number;
 }
 
-export class CcpController {
+/**
+ * Carries out this host's CCP goal through the driver, one operation at a time: run the
+ * assigned server generation (archiving an older one first), or follow the assigned CCP
+ * (archiving a server of ours that lost a merge). Watches the CCP's readiness and reports what
+ * runs here for presence. A failed operation is tried again (ccpRetryFirstMs doubling to
+ * ccpRetryMaxMs) until it succeeds or the goal changes.
+ */
+export class CcpController implements CcpPort {
   private goal: LocalCcpGoal = { role: 'keep' };
   private busy = false;
   private again = false;
-  private report_: CcpReport = { role: 'none', generation: null, state: null, endpoint: null };
+  private report_: CcpReport = { role: 'none', generation: null, state: null, endpoint: null, reach: null, clusterSize: null };
   private following_: string | null = null;
   private ready = false;
   private lastError: string | null = null;
   private appliedKey = '';
   private failedKey = '';
   private stopped = false;
-  /** A failed goal is tried again after 1 s, doubling to 30 s, until it succeeds or changes. */
   private failures = 0;
   private retry: NodeJS.Timeout | null = null;
-  private lastSweep = 0;
+  private lastSweep = -Infinity;
 
   constructor(private readonly driver: CcpDriver, private readonly o: CcpControllerOptions) {}
 
   get report(): CcpReport {
     return this.report_;
-  }
-
-  /** The report with this host's judgement of whether it reaches the CCP. */
-  reportWith(reach: boolean | null, clusterSize: number | null): CcpReport & { reach: boolean | null; clusterSize: number | null } {
-    return { ...this.report_, reach, clusterSize: this.report_.role === 'server' ? clusterSize : null };
   }
 
   get status() {
@@ -59,8 +62,7 @@ export class CcpController {
   async adopt(): Promise<void> {
     const running = await this.driver.adopt().catch(() => null);
     if (running?.active && running.cluster === this.o.cluster) {
-      const endpoint = `https://${this.o.self.addresses[0]}:${this.o.local.port}`;
-      this.set({ role: 'server', generation: running.generation, state: 'starting', endpoint });
+      this.set({ role: 'server', generation: running.generation, state: 'starting', endpoint: endpointUrl(this.o.self.addresses[0]!, this.o.local.port), reach: null, clusterSize: null });
       this.appliedKey = `server:${running.generation}`;
       this.o.log.info({ generation: running.generation, pid: running.pid }, 'adopted the running CCP server');
     } else {
@@ -70,8 +72,7 @@ export class CcpController {
   }
 
   setGoal(goal: LocalCcpGoal): void {
-    const key = keyOf(goal);
-    if (key === keyOf(this.goal)) return;
+    if (goalKey(goal) === goalKey(this.goal)) return;
     this.goal = goal;
     this.failures = 0;
     this.clearRetry();
@@ -86,10 +87,10 @@ export class CcpController {
   private scheduleRetry(key: string): void {
     this.clearRetry();
     if (this.stopped) return;
-    const delayMs = Math.min(30_000, 1000 * 2 ** Math.min(this.failures - 1, 5));
+    const delayMs = retryDelay(this.failures, this.o.timings.ccpRetryFirstMs, this.o.timings.ccpRetryMaxMs);
     this.retry = setTimeout(() => {
       this.retry = null;
-      if (this.failedKey !== key || keyOf(this.goal) !== key) return;
+      if (this.failedKey !== key || goalKey(this.goal) !== key) return;
       this.failedKey = '';
       void this.pump();
     }, delayMs);
@@ -115,31 +116,12 @@ export class CcpController {
 
   private async applyOnce(): Promise<void> {
     const goal = this.goal;
-    const key = keyOf(goal);
+    const key = goalKey(goal);
     if (goal.role === 'keep' || key === this.appliedKey || key === this.failedKey) return;
     const a = goal.assignment;
     try {
-      if (goal.role === 'server') {
-        const running = await this.driver.adopt();
-        if (running?.active && running.generation !== a.generation) {
-          const where = await this.driver.archiveServer(`replaced by generation ${a.generation}`);
-          this.o.log.warn({ generation: running.generation, archive: where }, 'archived an older CCP generation');
-        }
-        this.set({ role: 'server', generation: a.generation, state: 'starting', endpoint: a.endpoint });
-        this.following_ = null;
-        const r = await this.driver.startServer({ cluster: this.o.cluster, generation: a.generation, host: this.o.self, ccp: this.o.config(), local: this.o.local, token: this.o.token });
-        this.o.log.info({ generation: a.generation, output: r.output }, 'CCP server applied');
-      } else {
-        const running = await this.driver.adopt();
-        if (running?.active) {
-          const where = await this.driver.archiveServer(`lost to generation ${a.generation} on ${a.host}`);
-          this.o.log.warn({ generation: running.generation, winner: a.host, archive: where }, 'this CCP lost the merge: stopped and archived');
-        }
-        this.set({ role: 'agent', generation: a.generation, state: null, endpoint: a.endpoint });
-        const changed = await this.driver.follow({ cluster: this.o.cluster, host: this.o.self, serverUrl: a.endpoint, ccp: this.o.config(), local: this.o.local, token: this.o.token });
-        this.following_ = a.endpoint;
-        if (changed) this.o.log.info({ endpoint: a.endpoint, generation: a.generation }, 'k3s agent now follows the CCP');
-      }
+      if (goal.role === 'server') await this.runServer(a);
+      else await this.follow(a);
       this.appliedKey = key;
       this.lastError = null;
       this.failures = 0;
@@ -149,8 +131,32 @@ export class CcpController {
       this.failures++;
       this.scheduleRetry(key);
       this.o.log.error({ err: this.lastError, goal: key }, 'CCP operation failed');
-      if (goal.role === 'server') this.set({ role: 'server', generation: a.generation, state: 'failed', endpoint: a.endpoint });
+      if (goal.role === 'server') this.set({ ...this.report_, role: 'server', generation: a.generation, state: 'failed', endpoint: a.endpoint });
     }
+  }
+
+  private async runServer(a: CcpAssignment): Promise<void> {
+    const running = await this.driver.adopt();
+    if (running?.active && running.generation !== a.generation) {
+      const where = await this.driver.archiveServer(`replaced by generation ${a.generation}`);
+      this.o.log.warn({ generation: running.generation, archive: where }, 'archived an older CCP generation');
+    }
+    this.set({ ...this.report_, role: 'server', generation: a.generation, state: 'starting', endpoint: a.endpoint });
+    this.following_ = null;
+    const r = await this.driver.startServer({ cluster: this.o.cluster, generation: a.generation, host: this.o.self, ccp: this.o.config(), local: this.o.local, token: this.o.token });
+    this.o.log.info({ generation: a.generation, output: r.output }, 'CCP server applied');
+  }
+
+  private async follow(a: CcpAssignment): Promise<void> {
+    const running = await this.driver.adopt();
+    if (running?.active) {
+      const where = await this.driver.archiveServer(`lost to generation ${a.generation} on ${a.host}`);
+      this.o.log.warn({ generation: running.generation, winner: a.host, archive: where }, 'this CCP lost the merge: stopped and archived');
+    }
+    this.set({ ...this.report_, role: 'agent', generation: a.generation, state: null, endpoint: a.endpoint });
+    const changed = await this.driver.follow({ cluster: this.o.cluster, host: this.o.self, serverUrl: a.endpoint, ccp: this.o.config(), local: this.o.local, token: this.o.token });
+    this.following_ = a.endpoint;
+    if (changed) this.o.log.info({ endpoint: a.endpoint, generation: a.generation }, 'k3s agent now follows the CCP');
   }
 
   /** Probes the CCP this host runs (readiness with the CA) or follows (reachability). */
@@ -165,8 +171,8 @@ export class CcpController {
     }
     void this.sweepStrayServer();
     // A follower only needs to know that the CCP's port answers: a TCP connect, not a TLS handshake.
-    const u = new URL(assignment.endpoint);
-    const ok = await probeTcp(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port), this.o.probeTimeoutMs ?? 1500, 3);
+    const t = endpointTarget(assignment.endpoint);
+    const ok = await this.o.probeTcp(t.address, t.port, this.o.timings.ccpProbeTimeoutMs);
     this.ready = ok;
     return ok;
   }
@@ -178,13 +184,14 @@ export class CcpController {
   }
 
   /**
-   * Level-triggered clean-up, every 10 s while this host follows another CCP: a server still
-   * running here (a start that completed after the goal had changed, on a slow host) is stopped
-   * and archived, so that a cluster never has two.
+   * Level-triggered clean-up, every ccpStraySweepMs while this host follows another CCP: a
+   * server still running here (a start that completed after the goal had changed, on a slow
+   * host) is stopped and archived, so that a cluster never has two.
    */
   private async sweepStrayServer(): Promise<void> {
-    if (this.busy || this.stopped || this.report_.role !== 'agent' || Date.now() - this.lastSweep < 10_000) return;
-    this.lastSweep = Date.now();
+    const now = this.o.clock.now();
+    if (this.busy || this.stopped || this.report_.role !== 'agent' || now - this.lastSweep < this.o.timings.ccpStraySweepMs) return;
+    this.lastSweep = now;
     this.busy = true;
     try {
       const running = await this.driver.adopt();
@@ -204,8 +211,4 @@ export class CcpController {
     this.stopped = true;
     this.clearRetry();
   }
-}
-
-function keyOf(g: LocalCcpGoal): string {
-  return g.role === 'keep' ? 'keep' : `${g.role}:${g.assignment.generation}:${g.assignment.host}:${g.assignment.endpoint}`;
 }

@@ -48,7 +48,7 @@ export function registerCcpCommands(ccp: Command): void {
     .argument('<argv...>', 'the command, after --')
     .action(async (argv: string[], o: { unit: string; stateDir: string }) => {
       const { supervise } = await import('../ccp/supervisor.js');
-      const { procIdentity } = await import('../lab/record.js');
+      const { procIdentity } = await import('../util/proc.js');
       // A unit runs at the default priority, not at the agent's (as under systemd).
       const { getPriority, setPriority } = await import('node:os');
       if (getPriority() < 0) setPriority(0);

@@ -1,7 +1,7 @@
 import * as lab from '../lab/lab.js';
 import type { LabStatus } from '../lab/status.js';
 import { violations } from '../lab/invariants.js';
-import { formatLabStatus } from './lab-command.js';
+import { formatLabStatus } from './lab-format.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (s: string) => process.stdout.write(`\n== ${s}\n`);

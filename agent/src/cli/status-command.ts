@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/load.js';
 import { fetchStatus } from '../status/server.js';
-import type { AgentStatus } from '../status/types.js';
+import type { AgentStatus } from '../contract/status.js';
 import { InfravisorError } from '../util/errors.js';
 
 export async function runStatus(opts: { socket: string; config?: string; json?: boolean }): Promise<void> {

@@ -62,6 +62,27 @@ export const TimingsSchema = z
     ccpElsewhereMs: ms(0, 300_000, 5000),
     /** How long a CCP probe result stays valid. */
     reachFreshMs: ms(1000, 300_000, 5000),
+    /** The CCP this host runs or follows is probed this often while all is calm… */
+    ccpProbeMs: ms(250, 60_000, 2000),
+    /** …and this often while a decision may hang on it (its host's heartbeats pause, it is out of the view, or this host's own server is not ready yet). */
+    ccpFastProbeMs: ms(50, 10_000, 250),
+    /** Deadline of a follower's probe of the CCP port and of a probe of the CCP host's agent (three connects at once). */
+    ccpProbeTimeoutMs: ms(50, 10_000, 1500),
+    /** A host whose CCP failed to start is skipped for placement this long. */
+    ccpFailedRetryMs: ms(1000, 3_600_000, 30_000),
+    /** A failed CCP operation is tried again after ccpRetryFirstMs, doubling up to ccpRetryMaxMs. */
+    ccpRetryFirstMs: ms(10, 60_000, 1000),
+    ccpRetryMaxMs: ms(100, 3_600_000, 30_000),
+    /** While following another CCP, a server still running here is looked for this often (and archived). */
+    ccpStraySweepMs: ms(1000, 600_000, 10_000),
+    /** An excluded host tries the broker that left it out again after this long at most. */
+    excludedRetryMs: ms(1000, 3_600_000, 60_000),
+    /** Changes within this window go out as one presence / directory / membership write. */
+    presenceDebounceMs: ms(0, 10_000, 50),
+    directoryDebounceMs: ms(0, 10_000, 200),
+    persistDebounceMs: ms(0, 60_000, 1000),
+    /** The slow host facts (model, temperature) are read once, at a random time within this window after start (hosts booting together do not all probe at once). */
+    factsJitterMs: ms(0, 600_000, 3000),
   })
   .refine((t) => t.probeTimeoutMs < t.probeIntervalMs, {
     message: 'probeTimeoutMs must be shorter than probeIntervalMs',
@@ -70,6 +91,14 @@ export const TimingsSchema = z
   .refine((t) => t.deadAfterMs >= 5 * t.heartbeatMs, {
     message: 'deadAfterMs must be at least 5 heartbeats (5 × heartbeatMs), or a few lost datagrams would count as a dead peer',
     path: ['deadAfterMs'],
+  })
+  .refine((t) => t.ccpRetryFirstMs <= t.ccpRetryMaxMs, {
+    message: 'ccpRetryFirstMs must not exceed ccpRetryMaxMs',
+    path: ['ccpRetryFirstMs'],
+  })
+  .refine((t) => t.ccpFastProbeMs <= t.ccpProbeMs, {
+    message: 'ccpFastProbeMs must not exceed ccpProbeMs',
+    path: ['ccpFastProbeMs'],
   })
   .refine((t) => t.unreachableAfterMs >= 5 * t.meshHeartbeatMs, {
     message: 'unreachableAfterMs must be at least 5 mesh heartbeats (5 × meshHeartbeatMs)',

@@ -44,6 +44,7 @@ export const CcpReportSchema = z.object({
   /** A CCP server: how many members its cluster had (for the merge rule, whatever the view). */
   clusterSize: int.min(0).nullable().default(null),
 });
+export type CcpReport = z.output<typeof CcpReportSchema>;
 
 export const PresenceSchema = MemberCardSchema.extend({
   v: z.literal(PROTOCOL_VERSION),

@@ -1,17 +1,28 @@
-import type { EmbeddedBroker } from '../broker/broker.js';
-import type { LivenessEvent, WatchedPeer } from '../liveness/core.js';
-import type { Liveness } from '../liveness/shell.js';
+import type { LivenessEvent, Reach, WatchedPeer } from '../liveness/core.js';
 import type { Logger } from '../log/logger.js';
 import type { Action, MembershipCore } from '../membership/core.js';
 import type { Clock } from '../util/clock.js';
+
+/** The heartbeats (liveness/shell.ts) as the peer watch uses them. */
+export interface LivenessPort {
+  watch(peers: WatchedPeer[]): void;
+  reach(host: string): Reach;
+}
+
+/** This host's broker (broker/broker.ts) as the peer watch uses it. */
+export interface BrokerPort {
+  clientHosts(): string[];
+  /** Closes `host`'s connections as a lapsed keepalive would (its will is published). */
+  evict(host: string): number;
+}
 
 export interface PeerWatchDeps {
   self: string;
   log: Logger;
   clock: Clock;
-  liveness: Liveness;
-  broker: EmbeddedBroker;
-  core: () => MembershipCore;
+  liveness: LivenessPort;
+  broker: BrokerPort;
+  core: MembershipCore;
   /** The host whose broker this agent is a client of. */
   rendezvous: () => string | null;
   /** The host of the CCP this agent runs or follows. */
@@ -21,7 +32,7 @@ export interface PeerWatchDeps {
   dropSession: (reason: string) => void;
   presenceChanged: () => void;
   /** How long an excluded host stays away at most before it tries the broker again. */
-  retryExcludedMs?: number;
+  excludedRetryMs: number;
 }
 
 /**
@@ -38,7 +49,7 @@ export class PeerWatch {
   constructor(private readonly d: PeerWatchDeps) {}
 
   private online(): string[] {
-    return [...this.d.core().members.values()].filter((m) => m.status === 'online').map((m) => m.card.host);
+    return [...this.d.core.members.values()].filter((m) => m.status === 'online').map((m) => m.card.host);
   }
 
   /**
@@ -55,7 +66,7 @@ export class PeerWatch {
     for (const h of this.exclusion?.members ?? []) mesh.add(h);
     const ccpHost = this.d.ccpHost();
     if (ccpHost) mesh.add(ccpHost);
-    const members = this.d.core().members;
+    const members = this.d.core.members;
     const out: WatchedPeer[] = [];
     for (const [h, kind] of [...[...mesh].map((h) => [h, 'mesh'] as const), ...[...fast].map((h) => [h, 'watch'] as const)]) {
       const m = members.get(h);
@@ -81,10 +92,10 @@ export class PeerWatch {
       this.d.presenceChanged();
     }
     const ex = this.exclusion;
-    if (ex && (ex.members.every((h) => h === this.d.self || this.d.liveness.reach(h) === 'yes') || now - ex.since > (this.d.retryExcludedMs ?? 60_000))) {
+    if (ex && (ex.members.every((h) => h === this.d.self || this.d.liveness.reach(h) === 'yes') || now - ex.since > this.d.excludedRetryMs)) {
       this.exclusion = null;
       this.d.log.info({ rendezvous: ex.host }, 'going back to the broker that left this host out');
-      this.d.run(this.d.core().readmit(now, ex.host));
+      this.d.run(this.d.core.readmit(now, ex.host));
     }
   }
 
@@ -95,7 +106,7 @@ export class PeerWatch {
     const now = this.d.clock.now();
     this.exclusion = { host, members, since: now };
     this.d.log.warn({ rendezvous: host, members }, 'left out of the cluster on this broker: it does not reach every member; moving');
-    this.d.run(this.d.core().exclude(now, host));
+    this.d.run(this.d.core.exclude(now, host));
   }
 
   /** A watched peer went silent: its session with this host's broker, and this host's session with its broker, end now. */
@@ -110,7 +121,7 @@ export class PeerWatch {
     if (lost) this.d.dropSession(`no heartbeat from ${e.host} for ${e.silentMs} ms`);
   }
 
-  snapshot() {
+  snapshot(): { unreachable: string[] | null; exclusion: { host: string; members: string[]; since: number } | null } {
     return { unreachable: this.unreachable, exclusion: this.exclusion };
   }
 }

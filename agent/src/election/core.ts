@@ -1,6 +1,7 @@
 import type { MemberCard } from '../contract/index.js';
 import { compareRank, explainRank } from '../membership/rank.js';
-import type { CcpAssignment, Claim } from '../contract/index.js';
+import { endpointUrl, type CcpAssignment, type CcpReport, type Claim } from '../contract/index.js';
+import type { LocalCcpGoal } from '../ccp/goal.js';
 
 /**
  * Election and CCP placement: pure functions of what an agent sees. No I/O, time passed in.
@@ -15,19 +16,6 @@ import type { CcpAssignment, Claim } from '../contract/index.js';
  *   the older generation, then to rank. The others are archived by their hosts.
  * - A host whose CCP failed to start is skipped for placement for a while (bounded retries).
  */
-export interface CcpReport {
-  /** What this member runs: the CCP server, a k3s agent, or nothing yet. */
-  role: 'server' | 'agent' | 'none';
-  /** Server: the generation it runs. Agent: the generation it follows. */
-  generation: number | null;
-  state: 'starting' | 'ready' | 'failed' | null;
-  endpoint: string | null;
-  /** Whether this member reaches the CCP (null: unknown). */
-  reach?: boolean | null;
-  /** A server: the size of the cluster it serves, from its claim. */
-  clusterSize?: number | null;
-}
-
 export interface ViewMember {
   card: MemberCard;
   ccp: CcpReport | null;
@@ -66,8 +54,6 @@ export interface ElectionInput {
 export type ElectionOutcome =
   | { role: 'follower'; primary: string | null }
   | { role: 'primary'; publish: Omit<Claim, 'ts'> | null; reason: string };
-
-export const endpointOf = (card: MemberCard, port: number) => `https://${card.address.includes(':') ? `[${card.address}]` : card.address}:${port}`;
 
 export function primaryOf(view: ViewMember[]): MemberCard | null {
   return [...view].map((m) => m.card).sort(compareRank)[0] ?? null;
@@ -125,7 +111,7 @@ export function decide(input: ElectionInput): ElectionOutcome {
   const servers: CcpAssignment[] = [];
   for (const m of i.view) {
     if (m.ccp?.role === 'server' && m.ccp.generation !== null && m.ccp.state !== 'failed' && !(i.failed.get(m.card.host)! > i.now)) {
-      servers.push({ host: m.card.host, generation: m.ccp.generation, endpoint: m.ccp.endpoint ?? endpointOf(m.card, i.port) });
+      servers.push({ host: m.card.host, generation: m.ccp.generation, endpoint: m.ccp.endpoint ?? endpointUrl(m.card.address, i.port) });
     }
   }
   const current = i.claim?.ccp ?? i.remembered;
@@ -164,9 +150,9 @@ export function decide(input: ElectionInput): ElectionOutcome {
       ccp = null;
       placement = 'no eligible host: every member failed to start the CCP recently';
     } else {
-      ccp = { host: best.host, generation: i.highestGeneration + 1, endpoint: endpointOf(best, i.port) };
+      ccp = { host: best.host, generation: i.highestGeneration + 1, endpoint: endpointUrl(best.address, i.port) };
       const runnerUp = eligible[1];
-      placement = `new CCP on ${best.host}${current ? ` (generation ${current.generation} on ${current.host} lost)` : ''}: best host of ${eligible.length}${runnerUp ? ` (${explainRank(best, runnerUp)} than ${runnerUp.host})` : ''}`;
+      placement = `new CCP on ${best.host}${current ? ` (generation ${current.generation} on ${current.host} lost)` : ''}: best host of ${eligible.length}${runnerUp ? ` (against ${runnerUp.host}: ${explainRank(best, runnerUp)})` : ''}`;
     }
   }
   // A member that saw a higher term (the other side of a healed partition) must be outbid.
@@ -193,9 +179,21 @@ function sameCcp(a: CcpAssignment | null, b: CcpAssignment | null): boolean {
  * primary that decided before the other side's CCP host appeared in its view would make that
  * host archive its CCP without the merge rule ever comparing the two.
  */
-export type LocalCcpGoal = { role: 'server'; assignment: CcpAssignment } | { role: 'agent'; assignment: CcpAssignment } | { role: 'keep' };
-
 export function localGoal(self: string, claim: Claim | null): LocalCcpGoal {
   if (!claim?.ccp || !claim.members.includes(self)) return { role: 'keep' };
   return claim.ccp.host === self ? { role: 'server', assignment: claim.ccp } : { role: 'agent', assignment: claim.ccp };
+}
+
+/**
+ * The size of the cluster this host's CCP serves, for its presence (the merge rule compares
+ * it, whatever the view). Kept across a change of broker (claims are per broker), since that is
+ * when a merge compares sizes. A host whose own link is down serves itself only: cut off before
+ * its side could claim the smaller cluster, it must not carry the old size into the merge when
+ * the cable is back. Null when this host runs no server.
+ */
+export function servedClusterSize(prev: number | null, o: { self: string; claim: Claim | null; isolated: boolean; serving: boolean }): number | null {
+  let size = prev;
+  if (o.claim?.ccp?.host === o.self) size = o.claim.members.length;
+  if (o.isolated && size !== null) size = 1;
+  return o.serving ? size : null;
 }

@@ -1,74 +1,56 @@
-import { join } from 'node:path';
-import { z } from 'zod';
+import type { Timings } from '../config/schema.js';
 import type { CcpConfig } from '../config/ccp.js';
-import { CcpConfigSchema } from '../config/ccp.js';
-import type { CcpController } from '../ccp/controller.js';
-import type { CcpAssignment, Claim, ClusterConfigMessage, MemberCard, PayloadOf, Presence } from '../contract/index.js';
+import type { CcpPort } from '../ccp/goal.js';
+import { assignmentKey, type CcpAssignment, type CcpReport, type Claim, type ClusterConfigMessage, type MemberCard, type PayloadOf } from '../contract/index.js';
+import type { ElectionSnapshot } from '../contract/status.js';
 import type { Logger } from '../log/logger.js';
-import { StateFile } from '../state/atomic-file.js';
+import type { StateFile } from '../state/atomic-file.js';
 import { errorMessage } from '../util/errors.js';
+import { noteFailedHosts, selectClaim } from './claims.js';
 import { decide, localGoal, type ViewMember } from './core.js';
-import { compareRank } from '../membership/rank.js';
+import { agentElsewhere, reachVerdict, recordAgentProbe, recordProbe, type AgentProbeRecord, type ReachRecord, type ReachTimings } from './reach.js';
+import { initialState, type ElectionState } from './store.js';
 
-const AssignmentSchema = z.object({ host: z.string(), generation: z.number().int(), endpoint: z.string() });
-const ElectionStateSchema = z.object({ highestTerm: z.number().int(), highestGeneration: z.number().int(), config: z.unknown().nullable(), lastCcp: AssignmentSchema.nullable().default(null) });
-/** The election's timings (agent config `timings`, docs/election.md): defaults measured in the lab. */
-export interface ElectionTimings {
-  /** How long a view must hold still before its primary publishes a claim. */
-  claimHoldMs: number;
-  /** A CCP is unreachable after this many consecutive failed probes spanning at least ccpLossMs. */
-  ccpLossProbes: number;
-  ccpLossMs: number;
-  /** How long a host left alone by a lost session waits to rejoin before starting its own CCP. */
-  rejoinGraceMs: number;
-  /** How long a CCP host's agent must answer from outside the view before its CCP is not ours. */
-  ccpElsewhereMs: number;
-  /** How long a probe result stays valid: longer than the calm probe period (2 s) plus a probe. */
-  reachFreshMs: number;
+export type ElectionTimings = ReachTimings & Pick<Timings, 'settleMs' | 'claimHoldMs' | 'rejoinGraceMs' | 'ccpFailedRetryMs'>;
+
+/** A member of this host's view, as the election needs it (from its presence). */
+export interface ElectionPeer {
+  card: MemberCard;
+  ccp: CcpReport | null;
+  term: number;
+  unreachable: string[] | null;
 }
-
-export const DEFAULT_ELECTION_TIMINGS: ElectionTimings = { claimHoldMs: 300, ccpLossProbes: 2, ccpLossMs: 1000, rejoinGraceMs: 10_000, ccpElsewhereMs: 5000, reachFreshMs: 5000 };
-
-type CcpReportLike = import('./core.js').CcpReport;
-
-type ElectionState = { highestTerm: number; highestGeneration: number; config: { revision: number; ccp: CcpConfig } | null; lastCcp: CcpAssignment | null };
 
 export interface ElectionShellDeps {
   cluster: string;
+  /** This host's card (its facts may change). */
   self: () => MemberCard;
-  stateDir: string;
+  /** The CCP API port (every CCP host's endpoint uses it). */
   port: number;
-  settleMs: number;
-  failedRetryMs: number;
-  initialConfig: CcpConfig;
-  controller: CcpController;
+  timings: ElectionTimings;
+  /** The configured cluster configuration (a newer one replicated by the primary wins). */
+  configured: CcpConfig;
+  file: Pick<StateFile<unknown>, 'write'> & { read(): Parameters<typeof initialState>[0] };
+  ccp: CcpPort;
   log: Logger;
-  /** Signs and publishes (the shell hands over messages, the publisher owns the keys). */
+  /** Signs and publishes (the publisher owns the keys). */
   publish: <K extends 'claim' | 'config'>(kind: K, msg: PayloadOf<K>) => void;
-  /** Presence must be sent again (the term or the CCP report changed). */
+  /** Presence must be sent again (the term changed). */
   presenceChanged: () => void;
-  /** When this agent started: a host alone right after its start is treated like one that just
-   * lost its group (it has not found the others yet). */
-  startedAt: number;
-  /** Seeds other than this host are configured: it is meant to join a group. */
-  hasSeeds?: boolean;
-  timings?: ElectionTimings;
   /** The valid claim on this broker leaves this host out (it does not reach all of `members`). */
-  onExcluded?: (members: string[]) => void;
+  onExcluded: (members: string[]) => void;
   /** How long `host` has sent no heartbeat to this host (null: never heard, or heartbeats are off). */
-  silence?: (host: string) => number | null;
-  /** The heartbeat verdict: silence this long is a dead host. */
-  deadAfterMs?: number;
+  silence: (host: string) => number | null;
 }
 
 /**
- * The imperative shell around election/core.ts: verifies claims, keeps the highest term and
- * CCP generation on disk (fencing survives restarts), runs `decide` on every change, publishes
- * signed claims when primary, replicates the cluster configuration, and hands this host's CCP
- * goal to the controller.
+ * The imperative shell around the election's pure parts (core.ts, claims.ts, reach.ts): keeps
+ * the highest term, CCP generation and configuration on disk (fencing survives restarts), runs
+ * `decide` on every change, publishes claims and the configuration when primary, and hands this
+ * host's CCP goal to the controller. Claims and configurations reach it verified (their
+ * envelopes' signatures, daemon/inbox.ts).
  */
 export class ElectionShell {
-  private readonly file: StateFile<z.infer<typeof ElectionStateSchema>>;
   private state: ElectionState;
   private claims = new Map<string, Claim>();
   /** Configurations heard, by signer: adopted only from the primary of the valid claim. */
@@ -80,29 +62,30 @@ export class ElectionShell {
   private failed = new Map<string, number>();
   private viewKey = '';
   private viewStableSince = 0;
-  private reach: { key: string; ok: boolean; at: number; failures: number; failingSince: number | null } | null = null;
-  private agentAlive: { host: string; ok: boolean; at: number; elsewhereSince: number | null } | null = null;
+  private reach: ReachRecord | null = null;
+  private agentAlive: AgentProbeRecord | null = null;
   private lastGroupAt = 0;
   private brokerSince = 0;
   private rejected = { signer: 0, staleTerm: 0, configNotFromPrimary: 0 };
 
-  private readonly t: ElectionTimings;
-
   constructor(private readonly d: ElectionShellDeps) {
-    this.t = d.timings ?? DEFAULT_ELECTION_TIMINGS;
-    this.file = new StateFile(join(d.stateDir, 'election.json'), 'infravisor.election', 1, (b) => ElectionStateSchema.parse(b));
-    let stored: z.infer<typeof ElectionStateSchema> | null = null;
+    this.state = initialState(null, d.configured);
+  }
+
+  /**
+   * Reads the stored state. A restart, or a first boot with seeds to join, waits for the group
+   * before placing a CCP alone (seeds slow to answer — a busy host — must not make it a cluster
+   * of one).
+   */
+  load(now: number, hasSeeds: boolean): void {
+    let stored = null;
     try {
-      stored = this.file.read();
+      stored = this.d.file.read();
     } catch (err) {
-      d.log.error({ err: errorMessage(err) }, 'election state unreadable; starting from term 0');
+      this.d.log.error({ err: errorMessage(err) }, 'election state unreadable; starting from term 0');
     }
-    const storedCfg = stored?.config ? CcpConfigSchema.safeParse((stored.config as { ccp: unknown }).ccp) : null;
-    const cfg = storedCfg?.success && storedCfg.data.revision >= d.initialConfig.revision ? storedCfg.data : d.initialConfig;
-    // A restart, or a first boot with seeds to join: wait for the group before placing a CCP
-    // alone (seeds slow to answer — a busy host — must not make it a cluster of one).
-    this.lastGroupAt = stored || d.hasSeeds ? d.startedAt : 0;
-    this.state = { highestTerm: stored?.highestTerm ?? 0, highestGeneration: stored?.highestGeneration ?? 0, config: { revision: cfg.revision, ccp: cfg }, lastCcp: stored?.lastCcp ?? null };
+    this.state = initialState(stored, this.d.configured);
+    this.lastGroupAt = stored || hasSeeds ? now : 0;
   }
 
   /**
@@ -113,10 +96,14 @@ export class ElectionShell {
    */
   brokerChanged(now: number): void {
     this.brokerSince = now;
+    // Claims are per broker: the view starts over.
+    this.claims.clear();
+    this.current = null;
+    this.viewKey = '';
   }
 
   get config(): CcpConfig {
-    return this.state.config!.ccp;
+    return this.state.config.ccp;
   }
 
   get highestTerm(): number {
@@ -133,14 +120,14 @@ export class ElectionShell {
   }
 
   private remember(a: CcpAssignment | null): void {
-    if (!a || (this.state.lastCcp && this.state.lastCcp.host === a.host && this.state.lastCcp.generation === a.generation && this.state.lastCcp.endpoint === a.endpoint)) return;
+    if (!a || (this.state.lastCcp && assignmentKey(this.state.lastCcp) === assignmentKey(a) && this.state.lastCcp.host === a.host)) return;
     this.state.lastCcp = a;
     this.save();
   }
 
   private save(): void {
     try {
-      this.file.write(this.state);
+      this.d.file.write(this.state);
     } catch (err) {
       this.d.log.error({ err: errorMessage(err) }, 'could not persist the election state');
     }
@@ -153,13 +140,6 @@ export class ElectionShell {
       this.save();
       this.d.presenceChanged();
     }
-  }
-
-  /** A new rendezvous: claims are per broker. */
-  onSessionChange(): void {
-    this.claims.clear();
-    this.current = null;
-    this.viewKey = ''; // the view starts over on the new broker
   }
 
   /** A claim whose envelope verified as signed by `signer`: it counts only as its primary's own. */
@@ -175,7 +155,7 @@ export class ElectionShell {
     this.claims.set(c.primary, c);
   }
 
-  /** A configuration whose envelope verified as signed by `signer`. Kept until a step decides
+  /** A configuration whose envelope verified as signed by `signer`; kept until a step knows
    * whether `signer` is the primary of the valid claim. */
   onConfig(m: ClusterConfigMessage, signer: string): void {
     if (m.cluster !== this.d.cluster) {
@@ -189,18 +169,13 @@ export class ElectionShell {
   /** Adopts the configuration of the valid claim's primary when it is newer than ours. */
   private adoptConfig(primary: string | null): void {
     for (const [signer, m] of this.offers) {
-      if (m.revision <= this.state.config!.revision) {
+      if (m.revision <= this.state.config.revision) this.offers.delete(signer);
+      else if (signer === primary && primary !== this.d.self().host) {
         this.offers.delete(signer);
-        continue;
-      }
-      if (signer !== primary || primary === this.d.self().host) continue;
-      this.offers.delete(signer);
-      this.state.config = { revision: m.revision, ccp: m.ccp };
-      this.save();
-      this.d.log.info({ revision: m.revision, from: signer }, 'adopted a newer cluster configuration');
-    }
-    for (const [signer, m] of this.offers) {
-      if (signer !== primary && m.revision > this.state.config!.revision && !this.refused.has(`${signer}:${m.revision}`)) {
+        this.state.config = { revision: m.revision, ccp: m.ccp };
+        this.save();
+        this.d.log.info({ revision: m.revision, from: signer }, 'adopted a newer cluster configuration');
+      } else if (!this.refused.has(`${signer}:${m.revision}`)) {
         this.refused.add(`${signer}:${m.revision}`);
         this.rejected.configNotFromPrimary++;
         this.d.log.warn({ from: signer, revision: m.revision, primary }, 'a configuration from a host that is not the primary: not adopted');
@@ -208,99 +183,52 @@ export class ElectionShell {
     }
   }
 
-  /** A CCP endpoint probe result for the assignment `assignmentKey`. */
-  onReach(assignmentKey: string, ok: boolean | null, now: number): void {
-    if (ok === null) return;
-    const prev = this.reach?.key === assignmentKey ? this.reach : null;
-    const failures = ok ? 0 : (prev?.failures ?? 0) + 1;
-    this.reach = { key: assignmentKey, ok, at: now, failures, failingSince: ok ? null : (prev?.failingSince ?? now) };
+  onReach(key: string, ok: boolean | null, now: number): void {
+    if (ok !== null) this.reach = recordProbe(this.reach, key, ok, now);
   }
 
   /** Whether the CCP host's agent (its broker) answered a probe. */
   onAgentProbe(host: string, ok: boolean, now: number): void {
-    const prev = this.agentAlive?.host === host ? this.agentAlive : null;
-    this.agentAlive = { host, ok, at: now, elsewhereSince: ok ? (prev?.elsewhereSince ?? now) : null };
+    this.agentAlive = recordAgentProbe(this.agentAlive, host, ok, now);
   }
 
-  /**
-   * The CCP host's agent answers but is not in this view: another cluster — or just restarted
-   * and about to be joined. Only when that has lasted ccpElsewhereMs does it count.
-   */
-  private agentElsewhere(host: string, inView: boolean, now: number): boolean | null {
-    const a = this.agentAlive;
-    if (!a || a.host !== host || now - a.at > this.t.reachFreshMs) return null;
-    if (!a.ok) return false;
-    if (inView) {
-      a.elsewhereSince = null;
-      return true;
-    }
-    a.elsewhereSince ??= now;
-    return now - a.elsewhereSince >= this.t.ccpElsewhereMs ? true : null;
-  }
-
-  /**
-   * Reachability of the CCP as `decide` sees it: true on a fresh success; null while unknown;
-   * false after ccpLossProbes consecutive failures spanning ccpLossMs (one lost probe is not a
-   * failover) — or at once on a failure while the CCP host has sent no heartbeat for
-   * deadAfterMs: ten lost heartbeats in a row and a failed connect are a host that is gone, not
-   * a lossy link. (An agent that merely died leaves its CCP answering: the probe succeeds.)
-   */
-  private reachable(key: string, now: number): boolean | null {
-    const r = this.reach;
-    if (!r || r.key !== key || now - r.at > this.t.reachFreshMs) return null;
-    const host = this.assignment?.host;
-    const silent = host && host !== this.d.self().host ? (this.d.silence?.(host) ?? null) : null;
-    const quiet = silent !== null && this.d.deadAfterMs !== undefined && silent >= this.d.deadAfterMs;
-    // A success from before the CCP host fell silent says nothing about now.
-    if (r.ok) return quiet && now - r.at >= silent! ? null : true;
-    if (r.failures >= this.t.ccpLossProbes && r.failingSince !== null && now - r.failingSince >= this.t.ccpLossMs) return false;
-    return quiet ? false : null;
+  private verdict(a: CcpAssignment | null, now: number): boolean | null {
+    if (!a) return null;
+    const silent = a.host !== this.d.self().host ? this.d.silence(a.host) : null;
+    return reachVerdict(this.reach, assignmentKey(a), silent, now, this.d.timings);
   }
 
   /** This host's own judgement of the CCP it probes, for its presence. */
   reachReport(now: number): boolean | null {
-    const a = this.assignment;
-    return a ? this.reachable(`${a.generation}@${a.endpoint}`, now) : null;
+    return this.verdict(this.assignment, now);
   }
 
-  step(now: number, viewMembers: { card: MemberCard; ccp: Presence['ccp']; term: number; unreachable?: string[] | null }[], selfCcp: Presence['ccp'] | CcpReportLike, isolated = false, selfUnreachable: string[] | null = null): void {
+  step(now: number, peers: ElectionPeer[], selfCcp: CcpReport, isolated = false, selfUnreachable: string[] | null = null): void {
     const self = this.d.self();
-    const view: ViewMember[] = [{ card: self, ccp: selfCcp, unreachable: selfUnreachable }, ...viewMembers.map((m) => ({ card: m.card, ccp: m.ccp, unreachable: m.unreachable ?? null }))];
+    const t = this.d.timings;
+    const view: ViewMember[] = [{ card: self, ccp: selfCcp, unreachable: selfUnreachable }, ...peers.map((m) => ({ card: m.card, ccp: m.ccp, unreachable: m.unreachable }))];
     if (view.length > 1) this.lastGroupAt = now;
     const key = view.map((m) => m.card.host).sort().join();
     if (key !== this.viewKey) {
       this.viewKey = key;
       this.viewStableSince = now;
     }
-    for (const m of viewMembers) {
-      if (m.ccp?.role === 'server' && m.ccp.state === 'failed' && !((this.failed.get(m.card.host) ?? 0) > now)) {
-        this.failed.set(m.card.host, now + this.d.failedRetryMs);
-        this.d.log.warn({ host: m.card.host, generation: m.ccp.generation }, 'CCP failed to start there; placing it elsewhere');
-      }
-    }
-    if (selfCcp?.state === 'failed' && !((this.failed.get(self.host) ?? 0) > now)) this.failed.set(self.host, now + this.d.failedRetryMs);
-    this.raise(Math.max(0, ...viewMembers.map((m) => m.term)), Math.max(0, ...view.map((m) => m.ccp?.generation ?? 0)));
+    const reports = [...peers.map((m) => ({ host: m.card.host, failed: m.ccp?.role === 'server' && m.ccp.state === 'failed' })), { host: self.host, failed: selfCcp.state === 'failed' }];
+    const noted = noteFailedHosts(this.failed, reports, now, t.ccpFailedRetryMs);
+    this.failed = noted.failed;
+    for (const h of noted.marked) if (h !== self.host) this.d.log.warn({ host: h }, 'CCP failed to start there; placing it elsewhere');
+    this.raise(Math.max(0, ...peers.map((m) => m.term)), Math.max(0, ...view.map((m) => m.ccp?.generation ?? 0)));
 
-    // The valid claim: the highest term among verified claims of members of this view. Two
-    // claims of one term (a restarted primary whose stored term lagged, meeting the one elected
-    // while it was away) are told apart by their primaries' rank, the same way on every host.
-    const inView = new Set(view.map((m) => m.card.host));
-    const cards = new Map(view.map((m) => [m.card.host, m.card]));
-    const outranks = (a: string, b: string) => compareRank(cards.get(a)!, cards.get(b)!) < 0;
-    let best: Claim | null = null;
-    for (const c of this.claims.values()) {
-      if (!inView.has(c.primary) || c.term < this.state.highestTerm) continue;
-      if (!best || c.term > best.term || (c.term === best.term && outranks(c.primary, best.primary))) best = c;
-    }
+    const best = selectClaim(this.claims.values(), view.map((m) => m.card), this.state.highestTerm);
     if (best) this.raise(best.term, best.ccp?.generation ?? 0);
     this.current = best;
     this.adoptConfig(best?.primary ?? null);
     if (best) this.remember(best.ccp);
-    if (best?.excluded?.includes(self.host)) this.d.onExcluded?.(best.members);
+    if (best?.excluded?.includes(self.host)) this.d.onExcluded(best.members);
 
     const probed = best?.ccp ?? this.state.lastCcp;
-    const assignKey = probed ? `${probed.generation}@${probed.endpoint}` : '';
-    const fresh = this.reachable(assignKey, now);
+    const elsewhere = probed ? agentElsewhere(this.agentAlive, probed.host, view.some((m) => m.card.host === probed.host), now, t) : { alive: null, rec: this.agentAlive };
+    this.agentAlive = elsewhere.rec;
     const out = decide({
       now,
       self: self.host,
@@ -310,53 +238,58 @@ export class ElectionShell {
       remembered: this.state.lastCcp,
       highestTerm: this.state.highestTerm,
       highestGeneration: this.state.highestGeneration,
-      ccpReachable: fresh,
-      ccpHostAgentAlive: probed ? this.agentElsewhere(probed.host, inView.has(probed.host), now) : null,
+      ccpReachable: this.verdict(probed, now),
+      ccpHostAgentAlive: elsewhere.alive,
       failed: this.failed,
       viewStableSince: this.viewStableSince,
-      justLeftGroup: view.length === 1 && !isolated && this.lastGroupAt > 0 && now - this.lastGroupAt < this.t.rejoinGraceMs,
-      settleMs: this.d.settleMs,
+      justLeftGroup: view.length === 1 && !isolated && this.lastGroupAt > 0 && now - this.lastGroupAt < t.rejoinGraceMs,
+      settleMs: t.settleMs,
       port: this.d.port,
-      configRevision: this.state.config!.revision,
+      configRevision: this.state.config.revision,
     });
-    if (out.role === 'primary') {
-      if (this.role !== 'primary') this.d.log.info({ term: this.state.highestTerm }, 'this host is the primary');
-      this.role = 'primary';
-      this.reason = out.reason;
-      // Claim only on a view that has held still for a moment: right after a change of broker
-      // the retained presences of better-ranked members may still be on their way.
-      if (out.publish && now - this.viewStableSince < this.t.claimHoldMs) {
-        this.reason = 'view just changed';
-      } else if (out.publish) {
-        const claim: Claim = { ...out.publish, ts: now };
-        this.raise(claim.term, claim.ccp?.generation ?? 0);
-        this.claims.set(self.host, claim);
-        this.current = claim;
-        this.remember(claim.ccp);
-        this.d.log.info({ term: claim.term, ccp: claim.ccp, placement: claim.placement }, 'claim published');
-        this.d.publish('claim', claim);
-        const cfg = this.state.config!;
-        this.d.publish('config', { v: 1, cluster: this.d.cluster, revision: cfg.revision, ccp: cfg.ccp, ts: now });
-      }
-    } else {
+    if (out.role === 'primary') this.asPrimary(now, out.publish, out.reason);
+    else {
       if (this.role === 'primary') this.d.log.info({ primary: out.primary }, 'no longer the primary');
       this.role = 'follower';
     }
-    const goal = localGoal(self.host, this.current);
-    const settling = now - this.brokerSince < this.d.settleMs && this.role !== 'primary';
-    const following = this.d.controller.report.endpoint;
-    if (settling && goal.role !== 'keep' && following && goal.assignment.endpoint !== following) {
-      this.d.controller.setGoal({ role: 'keep' });
-      return;
-    }
-    this.d.controller.setGoal(goal);
+    this.handOver(now, self.host);
   }
 
-  snapshot() {
+  private asPrimary(now: number, publish: Omit<Claim, 'ts'> | null, reason: string): void {
+    if (this.role !== 'primary') this.d.log.info({ term: this.state.highestTerm }, 'this host is the primary');
+    this.role = 'primary';
+    this.reason = reason;
+    if (!publish) return;
+    // Claim only on a view that has held still for a moment: right after a change of broker the
+    // retained presences of better-ranked members may still be on their way.
+    if (now - this.viewStableSince < this.d.timings.claimHoldMs) {
+      this.reason = 'view just changed';
+      return;
+    }
+    const claim: Claim = { ...publish, ts: now };
+    this.raise(claim.term, claim.ccp?.generation ?? 0);
+    this.claims.set(claim.primary, claim);
+    this.current = claim;
+    this.remember(claim.ccp);
+    this.d.log.info({ term: claim.term, ccp: claim.ccp, placement: claim.placement }, 'claim published');
+    this.d.publish('claim', claim);
+    this.d.publish('config', { v: 1, cluster: this.d.cluster, revision: this.state.config.revision, ccp: this.state.config.ccp, ts: now });
+  }
+
+  /** The CCP goal for this host; while settling after a change of broker, a follower keeps the
+   * CCP it follows. */
+  private handOver(now: number, self: string): void {
+    const goal = localGoal(self, this.current);
+    const settling = now - this.brokerSince < this.d.timings.settleMs && this.role !== 'primary';
+    const following = this.d.ccp.report.endpoint;
+    if (settling && goal.role !== 'keep' && following && goal.assignment.endpoint !== following) this.d.ccp.setGoal({ role: 'keep' });
+    else this.d.ccp.setGoal(goal);
+  }
+
+  snapshot(): ElectionSnapshot {
     const c = this.current;
     return {
       role: this.role,
-      /** What the primary is doing or waiting for. */
       reason: this.role === 'primary' ? this.reason : null,
       term: c?.term ?? 0,
       highestTerm: this.state.highestTerm,
@@ -365,9 +298,8 @@ export class ElectionShell {
       members: c?.members ?? [],
       ccp: c?.ccp ?? null,
       placement: c?.placement ?? null,
-      configRevision: this.state.config?.revision ?? 0,
+      configRevision: this.state.config.revision,
       rejectedClaims: { ...this.rejected },
-      /** The last probes of the CCP and of its host's agent, as the decision uses them. */
       probes: { ccp: this.reach ? { ...this.reach } : null, agent: this.agentAlive ? { ...this.agentAlive } : null },
     };
   }

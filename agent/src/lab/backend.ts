@@ -1,4 +1,4 @@
-import type { AgentStatus } from '../status/types.js';
+import type { AgentStatus } from '../contract/status.js';
 import type { LabHost, LabRecord } from './record.js';
 
 /** What the lab learns about one host when it looks. */

@@ -10,7 +10,8 @@ import { blockedPairs, parseGroups } from './partition.js';
 import { renderRuleset } from './nft.js';
 import * as netns from './netns.js';
 import { aggregate, type LabStatus } from './status.js';
-import { checkLabName, hostOf, labDir, loadRecord, procIdentity, recordFile, saveRecord, withLock, type LabHost, type LabRecord } from './record.js';
+import { checkLabName, hostOf, labDir, loadRecord, recordFile, saveRecord, withLock, type LabHost, type LabRecord } from './record.js';
+import { procIdentity } from '../util/proc.js';
 import { VM_ARCHES, guestImage, requireVmTools, type VmArch } from './vm/qemu.js';
 import { EMULATED_TIMINGS, vmBackend } from './vm/backend.js';
 

@@ -1,19 +1,20 @@
 import { spawn } from 'node:child_process';
 import { setPriority } from 'node:os';
-import { AGENT_NICE } from '../daemon/node-flags.js';
+import { AGENT_NICE } from '../util/node-flags.js';
 import { closeSync, openSync } from 'node:fs';
 import { tailOf } from '../util/tail.js';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_NODE_FLAGS } from '../daemon/node-flags.js';
+import { AGENT_NODE_FLAGS } from '../util/node-flags.js';
 import { SupervisedServices } from '../ccp/service.js';
 import { fetchStatus } from '../status/server.js';
-import type { AgentStatus } from '../status/types.js';
+import type { AgentStatus } from '../contract/status.js';
 import { LabError } from '../util/errors.js';
 import { CLI_PATH, REPO_ROOT } from '../util/paths.js';
 import type { HostBackend } from './backend.js';
 import * as netns from './netns.js';
-import { isSameProcess, procIdentity, type LabHost, type LabRecord } from './record.js';
+import { type LabHost, type LabRecord } from './record.js';
+import { isSameProcess, procIdentity } from '../util/proc.js';
 
 /** The lab's CCP: a real k3s when K3S_BIN names one, else the k3s stand-in test fixture. */
 export const LAB_K3S = process.env.K3S_BIN ?? join(REPO_ROOT, 'test/fixtures/k3s-standin/k3s');

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { StateFile } from '../state/atomic-file.js';
 import { LabError } from '../util/errors.js';
+import { ProcSchema, procIdentity } from '../util/proc.js';
 
 /**
  * The lab's own record on disk, written before anything is created and after every change,
@@ -10,8 +11,6 @@ import { LabError } from '../util/errors.js';
  */
 export const LAB_NAME_RE = /^[a-z][a-z0-9-]{0,11}$/;
 
-const ProcSchema = z.object({ pid: z.number().int(), startTime: z.string() });
-export type ProcIdentity = z.infer<typeof ProcSchema>;
 
 const HostSchema = z.object({
   name: z.string(),
@@ -88,25 +87,6 @@ export function hostOf(rec: LabRecord, name: string): LabHost {
   const h = rec.hosts.find((x) => x.name === name);
   if (!h) throw new LabError(`unknown host ${name}; this lab has ${rec.hosts.map((x) => x.name).join(', ')}. Nothing was changed.`, 'LAB_UNKNOWN_HOST', 2);
   return h;
-}
-
-/** Identity of a process, so that we only ever signal the very process we started. */
-export function procIdentity(pid: number): ProcIdentity | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const state = fields[0];
-    if (state === 'Z' || state === 'X') return null;
-    return { pid, startTime: fields[19] ?? '' };
-  } catch {
-    return null;
-  }
-}
-
-export function isSameProcess(p: ProcIdentity | null): boolean {
-  if (!p) return false;
-  const now = procIdentity(p.pid);
-  return now !== null && now.startTime === p.startTime;
 }
 
 /** A lock per lab, so that two lab commands do not change one lab at once. */

@@ -1,4 +1,4 @@
-import type { AgentStatus } from '../status/types.js';
+import type { AgentStatus } from '../contract/status.js';
 import type { LabRecord } from './record.js';
 
 /**

@@ -1,3 +1,4 @@
+import type { LinkStatus } from '../contract/status.js';
 import type { LinkEvent } from './types.js';
 
 /**
@@ -7,16 +8,8 @@ import type { LinkEvent } from './types.js';
  */
 export type LinkDecision = { type: 'link-lost'; reason: string } | { type: 'link-back' };
 
-export interface LinkState {
-  ifname: string;
-  known: boolean;
-  up: boolean;
-  carrier: boolean;
-  operstate: string;
-  since: number | null;
-  lost: boolean;
-  flapsDebounced: number;
-}
+/** The watched interface as status shows it (contract/status.ts). */
+export type LinkState = Omit<LinkStatus, 'backend'>;
 
 export class LinkMonitor {
   readonly state: LinkState;

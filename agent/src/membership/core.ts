@@ -1,6 +1,10 @@
-import type { DirectoryEntry, Facts, MemberCard, Presence } from '../contract/index.js';
-import type { Timings } from '../config/schema.js';
-import { compareRank } from './rank.js';
+import type { DirectoryEntry, MemberCard, Presence } from '../contract/index.js';
+import type { MembershipSnapshot } from '../contract/status.js';
+import { memberRows, type Action, type CoreOptions, type Member, type SessionInfo } from './types.js';
+
+export type { Action, Member } from './types.js';
+import { chooseRendezvous } from './choose.js';
+import { compareRank, sameCard } from './rank.js';
 
 /**
  * The membership and rendezvous core: pure logic, no I/O, time passed in.
@@ -14,51 +18,9 @@ import { compareRank } from './rank.js';
  * learn of it before anyone moves. See docs/membership.md.
  */
 
-export type MemberStatus = 'online' | 'pending' | 'offline';
-
-export interface Member {
-  card: MemberCard;
-  status: MemberStatus;
-  /** Until when a `pending` member (in the view before a rendezvous change) may take to reappear. */
-  pendingUntil: number | null;
-  lastSeen: number;
-  incarnation: number;
-  facts: Facts | null;
-  movedTo: string | null;
-  /** From its presence: the CCP it runs or follows, and the highest term it has seen. */
-  ccp: Presence['ccp'];
-  term: number;
-  /** From its presence: the members of its view it does not reach. */
-  unreachable: string[] | null;
-}
-
-export type Action =
-  | { type: 'bootstrap' }
-  | { type: 'probe'; targets: MemberCard[] }
-  | { type: 'connect'; target: MemberCard }
-  | { type: 'publish-presence' }
-  | { type: 'publish-directory' }
-  | { type: 'persist' }
-  /** Drop the rendezvous session at once, without waiting for its keepalive. */
-  | { type: 'drop-session' }
-  | { type: 'event'; name: string; fields: Record<string, unknown> };
-
 interface Reach {
   ok: boolean;
   at: number;
-}
-
-export interface CoreOptions {
-  cluster: string;
-  timings: Pick<Timings, 'probeIntervalMs' | 'settleMs' | 'forgetAfterMs'>;
-  /** Whether any seed other than this host is configured (then it bootstraps through them). */
-  hasSeeds: boolean;
-}
-
-export interface SessionInfo {
-  host: string | null;
-  up: boolean;
-  since: number | null;
 }
 
 export class MembershipCore {
@@ -82,8 +44,13 @@ export class MembershipCore {
     private readonly opts: CoreOptions,
     known: DirectoryEntry[] = [],
   ) {
+    this.restore(known);
+  }
+
+  /** Members remembered from disk (offline until heard again). */
+  restore(known: DirectoryEntry[]): void {
     for (const e of known) {
-      if (e.host === self.host) continue;
+      if (e.host === this.self.host) continue;
       const { lastSeen, ...card } = e;
       this.members.set(e.host, { card, status: 'offline', pendingUntil: null, lastSeen, incarnation: 0, facts: null, movedTo: null, ccp: null, term: 0, unreachable: null });
     }
@@ -356,24 +323,9 @@ export class MembershipCore {
       return [];
     }
 
-    let blocked = false;
-    let target: MemberCard | null = null;
-    for (const c of this.ranked()) {
-      if (this.barred.has(c.host)) continue;
-      if (c.host === this.self.host || c.host === current) {
-        if (!blocked) target = c;
-        break;
-      }
-      const state = this.reachState(c.host, now);
-      if (state === 'ok') {
-        if (!blocked) target = c;
-        break;
-      }
-      if (state === 'unknown') {
-        wantProbe(c);
-        if (current === null) blocked = true; // wait for better candidates before settling lower
-      }
-    }
+    const choice = chooseRendezvous(this.ranked(), { self: this.self.host, current, barred: this.barred, reach: (h) => this.reachState(h, now) });
+    for (const c of choice.probe) wantProbe(c);
+    const target = choice.target;
     const out = probeAction();
     if (target && target.host !== current) out.push(...this.connectTo(target));
     return out;
@@ -385,28 +337,14 @@ export class MembershipCore {
   }
 
   /** Everything status needs from the core. */
-  snapshot(now: number) {
+  snapshot(now: number): MembershipSnapshot {
     return {
       rendezvous: { host: this.session.host, connected: this.session.up, since: this.session.since, connecting: this.connecting },
       view: this.view(),
-      members: [...this.members.values()]
-        .sort((a, b) => compareRank(a.card, b.card))
-        .map((m) => ({
-          host: m.card.host,
-          address: m.card.address,
-          status: m.status,
-          lastSeenMsAgo: m.lastSeen ? now - m.lastSeen : null,
-          priority: m.card.priority,
-          facts: m.facts,
-          movedTo: m.movedTo,
-        })),
+      members: memberRows(this.members.values(), now),
       rankOrder: this.ranked().map((c) => c.host),
       isolated: this.isolated,
       barred: [...this.barred].sort(),
     };
   }
-}
-
-function sameCard(a: MemberCard, b: MemberCard): boolean {
-  return a.host === b.host && a.address === b.address && a.port === b.port && a.priority === b.priority && a.cores === b.cores && a.memMB === b.memMB;
 }

@@ -29,3 +29,8 @@ export function explainRank(a: MemberCard, b: MemberCard): string {
   if (a.cores !== b.cores) return `cores ${a.cores} > ${b.cores}`;
   return `equal priority, memory and cores; name ${a.host} sorts before ${b.host}`;
 }
+
+/** Whether two cards carry the same identity and rank keys. */
+export function sameCard(a: MemberCard, b: MemberCard): boolean {
+  return a.host === b.host && a.address === b.address && a.port === b.port && a.priority === b.priority && a.cores === b.cores && a.memMB === b.memMB;
+}

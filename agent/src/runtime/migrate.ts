@@ -15,6 +15,9 @@ import { stateImageName, type Deployer, type TargetRef } from './target/deployer
 import type { ImageStore } from './target/store.js';
 import type { ControlPlaneHandover } from './control-plane.js';
 import type { CcpConfig } from '../config/ccp.js';
+import { pool, type ContainerReport, type MigrateOptions, type MigrationReport } from './report.js';
+
+export type { ContainerReport, MigrateOptions, MigrationReport };
 
 export interface MigrationDeps {
   source: Containerd;
@@ -31,50 +34,6 @@ export interface MigrationDeps {
   controlPlane?: ControlPlaneHandover;
   /** Called once the promoted control plane is ready, with the CCP configuration it runs (to persist it). */
   onPromoted?: (config: CcpConfig) => void;
-}
-
-export interface MigrateOptions {
-  to: 'cri-o' | 'podman';
-  only: string[];
-  parallel: number;
-  dryRun: boolean;
-  resume: boolean;
-  /** How long the target gets to report the container running. */
-  verifyTimeoutMs?: number;
-}
-
-export interface ContainerReport {
-  name: string;
-  id: string;
-  image: string;
-  phase: Phase;
-  freezeMs: number | null;
-  diffBytes: number | null;
-  stateImage: string | null;
-  target: TargetRef | null;
-  error: string | null;
-}
-
-export interface MigrationReport {
-  id: string;
-  from: 'containerd';
-  to: 'cri-o' | 'podman';
-  dryRun: boolean;
-  ok: boolean;
-  totalMs: number;
-  precopyMs: number;
-  plan: Plan;
-  controlPlane: Journal['controlPlane'] | null;
-  containers: ContainerReport[];
-}
-
-/** Runs `tasks` with at most `limit` at a time. */
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 /**

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, read, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { AGENT_NODE_FLAGS } from '../../daemon/node-flags.js';
+import { AGENT_NODE_FLAGS } from '../../util/node-flags.js';
 import { SupervisedServices } from '../../ccp/service.js';
 import { fetchStatus } from '../../status/server.js';
 import { CLI_PATH } from '../../util/paths.js';
 import { tailOf } from '../../util/tail.js';
-import { isSameProcess, procIdentity, type ProcIdentity } from '../record.js';
+import { isSameProcess, procIdentity, type ProcIdentity } from '../../util/proc.js';
 import { CHANNEL_NAME, GUEST, LineReader, parseLine, RequestSchema, type ExecResult, type GuestStatus, type Request, type Response } from './protocol.js';
 
 /**

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { REPO_ROOT } from '../../util/paths.js';
 import { LabError } from '../../util/errors.js';
 import { run } from '../../util/exec.js';
-import { procIdentity, type ProcIdentity } from '../record.js';
+import { procIdentity, type ProcIdentity } from '../../util/proc.js';
 
 /** The emulated architectures: QEMU system, machine and the guest's serial console. */
 export const VM_ARCHES = {

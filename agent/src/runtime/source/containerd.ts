@@ -5,7 +5,9 @@ import { CommandError, run } from '../../util/exec.js';
 import { RuntimeError } from '../errors.js';
 import type { OciLayout } from '../oci/layout.js';
 import { OverlayDiffUnsupported, overlayDiffStream } from './overlay-diff.js';
-import { TasksClient } from './tasks-client.js';
+import { TasksClient, type TaskStatus } from './tasks-client.js';
+
+export type { TaskStatus };
 import { socketPath } from '../grpc.js';
 
 const SIGTERM = 15;
@@ -26,7 +28,6 @@ export interface CtrContainerInfo {
   };
 }
 
-export type TaskStatus = 'RUNNING' | 'PAUSED' | 'PAUSING' | 'STOPPED' | 'CREATED' | 'UNKNOWN';
 
 /**
  * The source runtime: containerd, through its own client `ctr` (the content store, snapshots

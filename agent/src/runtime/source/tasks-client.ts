@@ -1,6 +1,7 @@
 import type { Client } from '@grpc/grpc-js';
 import { newClient, protoPackage, unary, type grpc } from '../grpc.js';
-import type { TaskStatus } from './containerd.js';
+/** A containerd task's status (containerd's task API). */
+export type TaskStatus = 'RUNNING' | 'PAUSED' | 'PAUSING' | 'STOPPED' | 'CREATED' | 'UNKNOWN';
 
 /**
  * containerd's task service over gRPC (agent/proto/containerd-tasks-v1.proto): the calls on the

@@ -1,0 +1,62 @@
+import type { AgentConfig } from '../config/load.js';
+import type { AgentStatus, LinkStatus, LivenessStatus } from '../contract/status.js';
+import type { DropCounters } from '../contract/codec.js';
+import type { CcpController } from '../ccp/controller.js';
+import type { ElectionShell } from '../election/shell.js';
+import type { MembershipCore } from '../membership/core.js';
+import type { EventLog } from './events.js';
+import type { FactsWatch } from './facts-watch.js';
+import type { PeerWatch } from './peers.js';
+
+/** The status document (contract/status.ts), assembled from each part's own section. */
+export function snapshot(p: {
+  cfg: Pick<AgentConfig, 'cluster' | 'host'>;
+  now: number;
+  startedAt: number;
+  incarnation: number;
+  core: MembershipCore;
+  election: ElectionShell;
+  ccp: CcpController;
+  link: { status(): LinkStatus | null };
+  facts: FactsWatch;
+  broker: { connectedClients: number; counters: { refusedConnects: number; refusedPublishes: number; refusedSubscribes: number } };
+  liveness: { snapshot(): Omit<LivenessStatus, 'unreachable' | 'exclusion'> };
+  peers: PeerWatch;
+  drops: DropCounters;
+  events: EventLog;
+}): AgentStatus {
+  const core = p.core.snapshot(p.now);
+  const el = p.election.snapshot();
+  const ccpHost = el.ccp?.host;
+  const ready = ccpHost === undefined ? false : ccpHost === p.cfg.host.name ? p.ccp.status.ready : p.core.members.get(ccpHost)?.ccp?.state === 'ready';
+  return {
+    v: 1,
+    host: p.cfg.host.name,
+    address: p.cfg.host.address,
+    incarnation: p.incarnation,
+    uptimeMs: p.now - p.startedAt,
+    rendezvous: core.rendezvous,
+    view: core.view,
+    members: core.members,
+    rankOrder: core.rankOrder,
+    isolated: core.isolated,
+    link: p.link.status(),
+    cluster: {
+      name: p.cfg.cluster,
+      id: core.rendezvous.host ? `${p.cfg.cluster}@${core.rendezvous.host}` : null,
+      term: el.term,
+      primary: el.primary,
+      members: core.view,
+      ccp: el.ccp ? { ...el.ccp, ready, placement: el.placement } : null,
+    },
+    role: el.role,
+    election: el,
+    ccp: p.ccp.status,
+    following: p.ccp.status.following,
+    facts: p.facts.current,
+    broker: { clients: p.broker.connectedClients, ...p.broker.counters },
+    liveness: { ...p.liveness.snapshot(), ...p.peers.snapshot() },
+    dropped: { ...p.drops },
+    events: p.events.recent(20),
+  };
+}

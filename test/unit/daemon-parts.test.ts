@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { Stopper } from '../../agent/src/daemon/stopper.js';
+import { Publisher, type PublishSink } from '../../agent/src/daemon/publisher.js';
+import { decode, decodeSigned, type Claim } from '../../agent/src/contract/index.js';
+import { Secret } from '../../agent/src/config/secret.js';
+import { silentLogger } from '../../agent/src/log/logger.js';
+import { ClusterKeySigner } from '../../agent/src/trust/signer.js';
+import { servedClusterSize } from '../../agent/src/election/core.js';
+
+describe('stopper', () => {
+  it('stops every part, the last started first, and reports every failure at once', async () => {
+    const s = new Stopper();
+    const order: string[] = [];
+    s.add('broker', () => order.push('broker'));
+    s.add('liveness', () => {
+      order.push('liveness');
+      throw new Error('socket already closed');
+    });
+    s.add('session', async () => {
+      order.push('session');
+      throw new Error('no DISCONNECT sent');
+    });
+    await expect(s.stopAll()).rejects.toThrow(/2 parts: session: no DISCONNECT sent; liveness: socket already closed/);
+    expect(order).toEqual(['session', 'liveness', 'broker']);
+    await expect(s.stopAll()).resolves.toBeUndefined(); // a second stop does nothing
+  });
+});
+
+describe('publisher', () => {
+  const signer = new ClusterKeySigner('h1', new Secret('publisher-test-secret-1'));
+  const pub = new Publisher({ cluster: 'c', self: 'h1', signer, log: silentLogger() });
+  const sent: { topic: string; payload: Buffer; qos: number; retain: boolean }[] = [];
+  const sink: PublishSink = { publish: async (topic, payload, qos, retain) => void sent.push({ topic, payload, qos, retain }) };
+
+  it('takes topic, encoding, QoS and retain from the contract', async () => {
+    const claim: Claim = { v: 1, cluster: 'c', term: 1, primary: 'h1', members: ['h1'], ccp: null, placement: '', configRevision: 1, ts: 1 };
+    await pub.publish(sink, 'claim', claim);
+    const dir = { v: 1 as const, cluster: 'c', host: 'h1', rendezvous: null, members: [], ts: 1 };
+    await pub.publish(sink, 'directory', dir);
+    expect(sent.map((s) => [s.topic, s.qos, s.retain])).toEqual([
+      ['ivr/v1/c/claim/h1', 1, true],
+      ['ivr/v1/c/directory/h1', 1, true],
+    ]);
+    expect(decodeSigned('claim', sent[0]!.payload, signer)).toEqual({ ok: true, msg: claim, signer: 'h1' });
+    expect(decode('directory', sent[1]!.payload)).toEqual({ ok: true, msg: dir });
+  });
+
+  it('without a session, nothing is sent and nothing fails', async () => {
+    await expect(pub.publish(null, 'directory', { v: 1, cluster: 'c', host: 'h1', rendezvous: null, members: [], ts: 1 })).resolves.toBeUndefined();
+  });
+});
+
+describe('servedClusterSize (table)', () => {
+  const claim = (ccpHost: string, members: string[]): Claim => ({ v: 1, cluster: 'c', term: 1, primary: 'h1', members, ccp: { host: ccpHost, generation: 1, endpoint: 'https://10.0.0.1:6443' }, placement: '', configRevision: 1, ts: 1 });
+  it.each<[string, number | null, Parameters<typeof servedClusterSize>[1], number | null]>([
+    ['a claim naming this host: its member count', null, { self: 'h1', claim: claim('h1', ['h1', 'h2', 'h3']), isolated: false, serving: true }, 3],
+    ['no claim (a change of broker): the size is kept', 3, { self: 'h1', claim: null, isolated: false, serving: true }, 3],
+    ['cut off: it serves itself only', 3, { self: 'h1', claim: null, isolated: true, serving: true }, 1],
+    ['no server here: none', 3, { self: 'h1', claim: claim('h1', ['h1']), isolated: false, serving: false }, null],
+    ['a claim naming another CCP host: kept', 2, { self: 'h1', claim: claim('h2', ['h1', 'h2']), isolated: false, serving: true }, 2],
+  ])('%s', (_n, prev, o, want) => {
+    expect(servedClusterSize(prev, o)).toBe(want);
+  });
+});
