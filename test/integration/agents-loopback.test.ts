@@ -2,56 +2,39 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import mqtt from 'mqtt';
-import { Agent } from '../../agent/src/daemon/agent.js';
-import { resolveConfig, validateConfig } from '../../agent/src/config/load.js';
-import { silentLogger } from '../../agent/src/log/logger.js';
 import { FactsSource } from '../../agent/src/facts/facts.js';
-import { fetchStatus } from '../../agent/src/status/server.js';
-import type { AgentStatus } from '../../agent/src/contract/status.js';
 import { tempDir } from '../support/tmp.js';
 import { waitFor } from '../support/wait.js';
+import { LoopbackAgents } from '../support/agents.js';
+import { connectTls } from '../support/pki.js';
 
 /**
  * Real agents, brokers, MQTT sessions and status sockets, several in this process, each on
  * its own loopback address (127.0.0.0/8): discovery without root or namespaces.
  */
-const SECRET = 'loopback-test-secret-0123';
-const FACTS = { model: 'test', arch: 'x64', cores: 4, memMB: 4096, tempC: null, load1: 0 };
-const agents: Agent[] = [];
+let cluster: LoopbackAgents | null = null;
 afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
+  await cluster?.stop();
+  cluster = null;
 });
 
-function makeAgent(dir: string, i: number, port: number, seedIndex = 1): Agent {
-  const name = `n${i}`;
-  const cfg = resolveConfig(
-    validateConfig({
-      cluster: 'loop',
-      host: { name, address: `127.0.0.${10 + i}`, port },
-      seeds: [`127.0.0.${10 + seedIndex}:${port}`],
-      secret: SECRET,
-      stateDir: join(dir, name),
-    }),
-    'test',
-  );
-  const a = new Agent(cfg, { log: silentLogger(), facts: { initial: () => FACTS, enrich: async () => FACTS, refresh: async () => FACTS } });
-  agents.push(a);
-  return a;
+async function loopback(n: number): Promise<LoopbackAgents> {
+  cluster = await new LoopbackAgents(tempDir(), 'loop', 10).init(n);
+  return cluster;
 }
-
-const statusOf = (dir: string, i: number) => fetchStatus<AgentStatus>(join(dir, `n${i}`, 'agent.sock'));
 
 describe('agents on loopback addresses', () => {
   it('discover each other from one seed, notice a stopped member, and serve status over their socket', async () => {
-    const dir = tempDir();
-    const port = 21000 + Math.floor(Math.random() * 10000);
-    for (let i = 1; i <= 4; i++) await makeAgent(dir, i, port).start();
+    const c = await loopback(4);
+    const dir = c.dir;
+    const statusOf = (_d: string, i: number) => c.status(i);
+    const agents = [1, 2, 3, 4].map((i) => c.make(i));
+    for (const a of agents) await a.start();
     await waitFor(async () => (await Promise.all([1, 2, 3, 4].map((i) => statusOf(dir, i)))).every((s) => s.view.length === 4), 10_000);
     const s1 = await statusOf(dir, 1);
     expect(s1.rendezvous.host).toBe('n1');
     expect(s1.cluster.members).toEqual(['n1', 'n2', 'n3', 'n4']);
-    expect(JSON.stringify(s1)).not.toContain(SECRET);
+    expect(JSON.stringify(s1)).not.toContain(c.secret);
 
     // (async: the agents answer from this very process)
     const cli = await promisify(execFile)(process.execPath, ['dist/agent/src/cli/main.js', 'status', '--socket', join(dir, 'n2', 'agent.sock')], { encoding: 'utf8', timeout: 20_000 });
@@ -62,13 +45,14 @@ describe('agents on loopback addresses', () => {
   });
 
   it('drops and counts malformed and unknown-version payloads without crashing (oversized ones never pass the broker)', async () => {
-    const dir = tempDir();
-    const port = 21000 + Math.floor(Math.random() * 10000);
-    await makeAgent(dir, 1, port).start();
+    const cl = await loopback(2);
+    const dir = cl.dir;
+    const statusOf = (_d: string, i: number) => cl.status(i);
+    await cl.make(1).start();
     await waitFor(async () => (await statusOf(dir, 1)).rendezvous.connected, 5000);
-    const c = mqtt.connect({ host: '127.0.0.11', port, username: 'evil', password: SECRET, protocolVersion: 4, reconnectPeriod: 0 });
-    await new Promise((r) => c.once('connect', r));
-    const topic = 'ivr/v1/loop/presence/evil';
+    // n2's key in hand, without its agent: it may publish on its own topics only.
+    const c = await connectTls({ address: cl.address(1), port: cl.port, tls: cl.tls.n2!, clientId: 'ivr-n2-test' });
+    const topic = 'ivr/v1/loop/presence/n2';
     await c.publishAsync(topic, 'not json', { qos: 1 });
     await c.publishAsync(topic, JSON.stringify({ v: 7 }), { qos: 1 });
     await c.publishAsync(topic, JSON.stringify({ v: 1, host: 'evil' }), { qos: 1 });

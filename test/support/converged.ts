@@ -9,7 +9,7 @@ export interface ConvergeOptions {
   /** Which hosts reach each other, for the clique invariant. */
   reach?: (a: string, b: string) => boolean;
   timeoutMs: number;
-  everyMs: number;
+  everyMs?: number;
 }
 
 /** Waits until lab `name` shows `expected` and the cluster invariants hold; logs how long it took. */
@@ -24,7 +24,7 @@ export async function converged(name: string, what: string, o: ConvergeOptions):
     },
     o.timeoutMs,
     what,
-    o.everyMs,
+    o.everyMs ?? 200,
   ).catch((err) => {
     throw new Error(`${what}: invariants do not hold: ${last.join('; ')} (${(err as Error).message})`);
   });

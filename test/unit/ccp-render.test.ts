@@ -108,7 +108,7 @@ describe('infravisor ccp render', () => {
     const d = mkdtempSync(join(tmpdir(), 'ivr-render-'));
     try {
       writeFileSync(join(d, 'cluster.yaml'), 'k3s:\n  flannelIface: eth0\n');
-      writeFileSync(join(d, 'agent.yaml'), `cluster: home\nhost: {name: pi1, address: 192.168.1.11}\nsecret: a-long-enough-secret\nstateDir: ${d}/state\nclusterConfig: ${d}/cluster.yaml\n`);
+      writeFileSync(join(d, 'agent.yaml'), `cluster: home\nhost: {name: pi1, address: 192.168.1.11}\nsecret: a-long-enough-secret\ntls: {ca: /c, cert: /c, key: /k}\nstateDir: ${d}/state\nclusterConfig: ${d}/cluster.yaml\n`);
       const ok = spawnSync(process.execPath, ['dist/agent/src/cli/main.js', 'ccp', 'render', '--role', 'server', '--config', join(d, 'agent.yaml'), '--out', join(d, 'out')], { encoding: 'utf8' });
       expect(ok.status).toBe(0);
       expect(existsSync(join(d, 'out/etc/rancher/k3s/config.yaml'))).toBe(true);

@@ -1,10 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Stopper } from '../../agent/src/daemon/stopper.js';
 import { Publisher, type PublishSink } from '../../agent/src/daemon/publisher.js';
 import { decode, decodeSigned, type Claim } from '../../agent/src/contract/index.js';
 import { Secret } from '../../agent/src/config/secret.js';
 import { silentLogger } from '../../agent/src/log/logger.js';
-import { ClusterKeySigner } from '../../agent/src/trust/signer.js';
+import { KeyRing } from '../../agent/src/trust/keyring.js';
+import { ClusterSealer } from '../../agent/src/trust/seal.js';
+import { identityOf, makePki } from '../support/pki.js';
+import { suiteTempDirs } from '../support/tmp.js';
+
+const suiteDir = suiteTempDirs();
 import { servedClusterSize } from '../../agent/src/election/core.js';
 
 describe('stopper', () => {
@@ -27,8 +32,14 @@ describe('stopper', () => {
 });
 
 describe('publisher', () => {
-  const signer = new ClusterKeySigner('h1', new Secret('publisher-test-secret-1'));
-  const pub = new Publisher({ cluster: 'c', self: 'h1', signer, log: silentLogger() });
+  const sealer = new ClusterSealer(new Secret('publisher-test-secret-1'));
+  let signer: KeyRing;
+  let pub: Publisher;
+  beforeAll(async () => {
+    const tls = await makePki(suiteDir(), 'c', ['h1']);
+    signer = new KeyRing(identityOf(tls.h1!, 'h1'), 'c');
+    pub = new Publisher({ cluster: 'c', self: 'h1', signer, sealer, log: silentLogger() });
+  });
   const sent: { topic: string; payload: Buffer; qos: number; retain: boolean }[] = [];
   const sink: PublishSink = { publish: async (topic, payload, qos, retain) => void sent.push({ topic, payload, qos, retain }) };
 
@@ -41,7 +52,7 @@ describe('publisher', () => {
       ['ivr/v1/c/claim/h1', 1, true],
       ['ivr/v1/c/directory/h1', 1, true],
     ]);
-    expect(decodeSigned('claim', sent[0]!.payload, signer)).toEqual({ ok: true, msg: claim, signer: 'h1' });
+    expect(decodeSigned('claim', sent[0]!.payload, signer, sealer)).toEqual({ ok: true, msg: claim, signer: 'h1' });
     expect(decode('directory', sent[1]!.payload)).toEqual({ ok: true, msg: dir });
   });
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LivenessCore, type LivenessEvent } from '../../agent/src/liveness/core.js';
-import { decodeHeartbeat, encodeHeartbeat, heartbeatKey, MAX_HEARTBEAT_BYTES } from '../../agent/src/liveness/packet.js';
-import { Secret } from '../../agent/src/config/secret.js';
+import { decodeHeartbeat, encodeHeartbeat, MAX_HEARTBEAT_BYTES } from '../../agent/src/liveness/packet.js';
 
 const T = { heartbeatMs: 100, deadAfterMs: 1000, meshHeartbeatMs: 500, unreachableAfterMs: 5000 };
 const peer = (host: string, incarnation: number | null = 7, kind: 'watch' | 'mesh' = 'watch') => ({ host, address: `10.0.0.${host.slice(1)}`, port: 1883, incarnation, kind });
@@ -108,11 +107,12 @@ describe('liveness core (table)', () => {
 });
 
 describe('heartbeat datagram', () => {
-  const key = heartbeatKey(new Secret('0123456789abcdef-secret'));
+  const key = Buffer.alloc(32, 7); // a pair's key (trust/keyring.ts derives it)
+  const keyFor = (host: string) => (host === 'pi-7' ? key : null);
   const good = encodeHeartbeat(key, 'home', { host: 'pi-7', incarnation: 1_764_000_000_123, seq: 4_000_000_000 });
 
   it('round-trips', () => {
-    expect(decodeHeartbeat(key, 'home', good)).toEqual({ ok: true, hb: { host: 'pi-7', incarnation: 1_764_000_000_123, seq: 4_000_000_000 } });
+    expect(decodeHeartbeat(keyFor, 'home', good)).toEqual({ ok: true, hb: { host: 'pi-7', incarnation: 1_764_000_000_123, seq: 4_000_000_000 } });
     expect(good.length).toBeLessThanOrEqual(MAX_HEARTBEAT_BYTES);
   });
 
@@ -124,10 +124,22 @@ describe('heartbeat datagram', () => {
     ['a length that does not match', Buffer.concat([good.subarray(0, 4), Buffer.from([9]), good.subarray(5)]), 'malformed'],
     ['a flipped bit', Buffer.from(good.map((b, i) => (i === 12 ? b ^ 1 : b))), 'signature'],
   ])('drops %s', (name, buf, reason) => {
-    expect(decodeHeartbeat(key, name === 'another cluster' ? 'lab' : 'home', buf)).toEqual({ ok: false, reason });
+    expect(decodeHeartbeat(keyFor, name === 'another cluster' ? 'lab' : 'home', buf)).toMatchObject({ ok: false, reason });
   });
 
-  it('drops a datagram signed with another secret', () => {
-    expect(decodeHeartbeat(heartbeatKey(new Secret('another-secret-of-16+')), 'home', good)).toEqual({ ok: false, reason: 'signature' });
+  it("drops a datagram made with another pair's key, and one from a host whose certificate is not known", () => {
+    expect(decodeHeartbeat(() => Buffer.alloc(32, 8), 'home', good)).toMatchObject({ ok: false, reason: 'signature' });
+    expect(decodeHeartbeat(() => null, 'home', good)).toMatchObject({ ok: false, reason: 'unknown-peer' });
+  });
+});
+
+describe('liveness core: replays after forgetting a peer', () => {
+  it('a sender not tracked is answered only when its current presence vouches for it', () => {
+    const core = new LivenessCore('h1', 1, T);
+    const from = { address: '10.0.0.9', port: 1883 };
+    // A stopped host's recorded heartbeats: its presence is offline, so it is not admitted.
+    expect(core.onHeartbeat(0, hb(5, 1, 'h2'), from, false).verdict).toBe('unadmitted');
+    expect(core.tick(100).send).toEqual([]);
+    expect(core.onHeartbeat(200, hb(5, 2, 'h2'), from, true).verdict).toBe('accepted');
   });
 });

@@ -1,34 +1,79 @@
-import { createServer, type Server } from 'node:net';
-import { Aedes, type AedesOptions, type AuthenticateError } from 'aedes';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../log/logger.js';
-import type { Secret } from '../config/secret.js';
 import { CONTRACT, mayPublish, maySubscribe, parseTopic } from '../contract/index.js';
-import { NAME_RE } from '../config/names.js';
+import type { Identity } from '../trust/identity.js';
+import { subjectOf } from '../trust/identity.js';
+import type { Clock } from '../util/clock.js';
+import { Admission, type AdmissionLimits } from './admission.js';
+import { FrameGuard, type FrameLimits } from './frame-guard.js';
 
 /** MQTT CONNACK return codes (3.1.1). */
 const BAD_USERNAME_OR_PASSWORD = 4;
+const IDENTIFIER_REJECTED = 2;
 
 export interface BrokerOptions {
   cluster: string;
   address: string;
   port: number;
-  secret: Secret;
+  identity: Identity;
+  clock: Clock;
   log: Logger;
+  frames?: FrameLimits;
+  admission?: AdmissionLimits;
+  /** How long a TLS handshake may take. */
+  handshakeTimeoutMs?: number;
 }
 
 export interface BrokerCounters {
   refusedConnects: number;
   refusedPublishes: number;
   refusedSubscribes: number;
+  /** TLS handshakes that failed (no certificate, another CA, revoked…), and connections turned away before one. */
+  failedHandshakes: number;
+  turnedAway: number;
+  /** Connections ended by the framing check (contract limits, stalled packets). */
+  framingViolations: number;
 }
 
-/** The pure access-control decisions of the embedded broker, kept apart to be tested alone. */
-export function brokerPolicy(cluster: string, secret: Secret, counters: BrokerCounters): Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> {
+/** Who is on the other end of a connection: the host name and role of its certificate. */
+export interface Peer {
+  name: string;
+  role: string;
+}
+
+type Conn = { infravisorPeer?: Peer };
+const peerOf = (client: Client | null): Peer | undefined => (client?.conn as unknown as Conn | undefined)?.infravisorPeer;
+
+/** The largest payload of any topic, plus room for the topic and the fixed header. */
+export const DEFAULT_FRAMES: FrameLimits = { connectMax: 32 * 1024, packetMax: Math.max(...Object.values(CONTRACT).map((s) => s.maxBytes)) + 1024, partialTimeoutMs: 10_000 };
+export const DEFAULT_ADMISSION: AdmissionLimits = { maxHandshakes: 32, maxFailures: 10, windowMs: 10_000, banMs: 30_000 };
+
+/**
+ * The pure access-control decisions of the embedded broker, kept apart to be tested alone. The
+ * identity of a client is its TLS certificate (CN: host, OU: role), checked by the TLS layer
+ * against the cluster CA and CRL before any MQTT byte is read.
+ */
+export function brokerPolicy(cluster: string, counters: BrokerCounters): Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> {
   return {
-    authenticate(_client, username, password, done) {
-      if (!username || !NAME_RE.test(username) || !secret.matches(password)) {
+    // A client id is the host's own (`ivr-HOST-…`): no host can take over another's session.
+    preConnect(client, packet, done) {
+      const peer = peerOf(client);
+      const ok = peer !== undefined && typeof packet.clientId === 'string' && packet.clientId.startsWith(`ivr-${peer.name}-`);
+      if (!ok) {
         counters.refusedConnects++;
-        const err = new Error('bad username or password') as AuthenticateError;
+        const err = new Error(`client id ${packet.clientId} is not one of ${peer?.name ?? 'an unknown peer'}'s`) as AuthenticateError;
+        err.returnCode = IDENTIFIER_REJECTED;
+        return done(err, false);
+      }
+      done(null, true);
+    },
+    authenticate(client, username, _password, done) {
+      const peer = peerOf(client);
+      if (!peer || (username !== undefined && username !== '' && username !== peer.name)) {
+        counters.refusedConnects++;
+        const err = new Error('the MQTT username must be the certificate\'s host name') as AuthenticateError;
         err.returnCode = BAD_USERNAME_OR_PASSWORD;
         done(err, false);
         return;
@@ -36,14 +81,14 @@ export function brokerPolicy(cluster: string, secret: Secret, counters: BrokerCo
       done(null, true);
     },
     // A refused publish closes the client's connection: MQTT 3.1.1 has no negative PUBACK,
-    // and a member that publishes as someone else is misbehaving.
+    // and a member that publishes as someone else is misbehaving. Observers publish nothing.
     authorizePublish(client, packet, done) {
       // Publishes by the broker itself (client null) are the agent's own: allowed.
       if (client === null) return done(null);
-      const user = (client as unknown as { infravisorHost?: string }).infravisorHost;
+      const peer = peerOf(client);
       const size = packet.payload ? (packet.payload as Buffer).length : 0;
       const kind = parseTopic(cluster, packet.topic)?.kind;
-      if (!user || !kind || size > CONTRACT[kind].maxBytes || !mayPublish(cluster, user, packet.topic)) {
+      if (!peer || peer.role !== 'host' || !kind || size > CONTRACT[kind].maxBytes || !mayPublish(cluster, peer.name, packet.topic)) {
         counters.refusedPublishes++;
         return done(new Error(`publish on ${packet.topic} refused`));
       }
@@ -53,7 +98,6 @@ export function brokerPolicy(cluster: string, secret: Secret, counters: BrokerCo
       if (!maySubscribe(cluster, sub.topic)) {
         counters.refusedSubscribes++;
         return done(null, null); // SUBACK failure (0x80); the client stays connected
-
       }
       done(null, sub);
     },
@@ -61,48 +105,87 @@ export function brokerPolicy(cluster: string, secret: Secret, counters: BrokerCo
 }
 
 /**
- * The broker every agent embeds (aedes, MQTT 3.1.1), served on the host's address. Only
- * clients presenting the cluster credential are accepted; the MQTT username is the client's
- * host name, and it may publish only on its own host's topics and the protocol topics.
+ * The broker every agent embeds (aedes, MQTT 3.1.1 over mutual TLS), served on the host's
+ * address. In front of aedes: the TLS server (certificates from the cluster CA, the CRL, a
+ * handshake deadline), an admission check (handshakes at once, failed sources turned away for a
+ * while and logged with their address), and the framing check (frame-guard.ts).
  */
 export class EmbeddedBroker {
-  readonly counters: BrokerCounters = { refusedConnects: 0, refusedPublishes: 0, refusedSubscribes: 0 };
+  readonly counters: BrokerCounters = { refusedConnects: 0, refusedPublishes: 0, refusedSubscribes: 0, failedHandshakes: 0, turnedAway: 0, framingViolations: 0 };
   private aedes: Aedes | null = null;
   private server: Server | null = null;
+  private readonly admission: Admission;
 
-  constructor(private readonly opts: BrokerOptions) {}
+  constructor(private readonly opts: BrokerOptions) {
+    this.admission = new Admission(opts.admission ?? DEFAULT_ADMISSION);
+  }
 
   async start(): Promise<void> {
-    const policy = brokerPolicy(this.opts.cluster, this.opts.secret, this.counters);
-    const aedes = await Aedes.createBroker({
-      heartbeatInterval: 60_000,
-      connectTimeout: 5_000,
-      maxClientsIdLength: 64,
-      authenticate: (client, username, password, done) => {
-        policy.authenticate!(client, username, password, (err, ok) => {
-          if (ok) (client as unknown as { infravisorHost?: string }).infravisorHost = username;
-          done(err, ok);
-        });
-      },
-      authorizePublish: policy.authorizePublish!,
-      authorizeSubscribe: policy.authorizeSubscribe!,
-    });
-    aedes.on('clientError', (client, err) => this.opts.log.debug({ client: client?.id, err: err.message }, 'broker client error'));
-    aedes.on('connectionError', (_client, err) => this.opts.log.debug({ err: err.message }, 'broker connection error'));
+    const o = this.opts;
+    const aedes = await Aedes.createBroker({ heartbeatInterval: 60_000, connectTimeout: 5_000, maxClientsIdLength: 100, keepaliveLimit: 60, ...brokerPolicy(o.cluster, this.counters) });
+    aedes.on('clientError', (client, err) => o.log.debug({ client: client?.id, err: err.message }, 'broker client error'));
+    aedes.on('connectionError', (_client, err) => o.log.debug({ err: err.message }, 'broker connection error'));
     this.aedes = aedes;
-    const server = createServer((socket) => {
-      socket.setNoDelay(true);
-      aedes.handle(socket);
+    const server = createServer({ ...o.identity.tlsOptions(), requestCert: true, rejectUnauthorized: true, handshakeTimeout: o.handshakeTimeoutMs ?? 5000, minVersion: 'TLSv1.2' }, (socket: TLSSocket) => this.accept(aedes, socket));
+    server.on('connection', (raw: Socket) => {
+      const source = raw.remoteAddress ?? '?';
+      const verdict = this.admission.admit(o.clock.now(), source);
+      if (verdict !== 'ok') {
+        this.counters.turnedAway++;
+        raw.destroy();
+        return;
+      }
+      let done = false;
+      const finish = () => {
+        if (!done) {
+          done = true;
+          this.admission.done();
+        }
+      };
+      // It counts as in its handshake until it closes or the handshake deadline has passed
+      // (by then it is through, or TLS ended it).
+      raw.once('close', finish);
+      setTimeout(finish, o.handshakeTimeoutMs ?? 5000).unref();
+    });
+    server.on('tlsClientError', (err, socket) => {
+      this.counters.failedHandshakes++;
+      const source = socket.remoteAddress ?? '?';
+      const r = this.admission.failed(o.clock.now(), source);
+      if (r.log) o.log.warn({ source, err: err.message, suppressedSinceLast: r.suppressed, turnedAway: r.banned }, 'TLS handshake refused');
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: this.opts.address, port: this.opts.port }, () => {
+      server.listen({ host: o.address, port: o.port }, () => {
         server.off('error', reject);
         resolve();
       });
     });
     this.server = server;
-    this.opts.log.info({ address: this.opts.address, port: this.opts.port }, 'broker listening');
+    o.log.info({ address: o.address, port: o.port }, 'broker listening (mutual TLS)');
+  }
+
+  private accept(aedes: Aedes, socket: TLSSocket): void {
+    socket.setNoDelay(true);
+    const cert = socket.getPeerX509Certificate();
+    const s = cert ? subjectOf(cert) : null;
+    if (!s?.name || !s.role) {
+      this.counters.refusedConnects++;
+      socket.destroy();
+      return;
+    }
+    const guard = new FrameGuard(socket, this.opts.frames ?? DEFAULT_FRAMES, (v) => {
+      this.counters.framingViolations++;
+      this.opts.log.warn({ peer: s.name, source: socket.remoteAddress, violation: v }, 'connection closed: MQTT framing');
+    });
+    (guard as unknown as Conn).infravisorPeer = { name: s.name, role: s.role };
+    aedes.handle(guard as never);
+  }
+
+  /** Uses a new CRL (and CA) for new handshakes, and ends every connection so that each peer
+   * handshakes again under it: a revoked host is refused at once. */
+  reloadTrust(): void {
+    this.server?.setSecureContext({ ...this.opts.identity.tlsOptions() });
+    for (const c of this.clients()) c.close();
   }
 
   /** Publishes from the broker itself (used for this host's retained directory). */
@@ -115,14 +198,16 @@ export class EmbeddedBroker {
   }
 
   /** aedes keeps its connected clients by id (not in its typings). */
-  private clients(): { infravisorHost?: string; close: () => void }[] {
-    return Object.values((this.aedes as unknown as { clients?: Record<string, { infravisorHost?: string; close: () => void }> } | null)?.clients ?? {});
+  private clients(): (Client & { close: () => void })[] {
+    return Object.values((this.aedes as unknown as { clients?: Record<string, Client & { close: () => void }> } | null)?.clients ?? {});
   }
 
   /** The hosts with a client connected to this broker. */
   clientHosts(): string[] {
-    const clients = this.clients();
-    return [...new Set(clients.flatMap((c) => (c.infravisorHost ? [c.infravisorHost] : [])))];
+    return [...new Set(this.clients().flatMap((c) => {
+      const p = peerOf(c);
+      return p?.role === 'host' ? [p.name] : [];
+    }))];
   }
 
   /**
@@ -130,7 +215,7 @@ export class EmbeddedBroker {
    * host's offline presence) are published. For a host declared dead by heartbeats.
    */
   evict(host: string): number {
-    const gone = this.clients().filter((c) => c.infravisorHost === host);
+    const gone = this.clients().filter((c) => peerOf(c)?.name === host);
     for (const c of gone) c.close();
     return gone.length;
   }

@@ -1,13 +1,16 @@
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
 import { Agent } from '../daemon/agent.js';
+import { Identity } from '../trust/identity.js';
 import { errorMessage } from '../util/errors.js';
 
 /** `infravisor agent --config FILE`: validate, start, run until SIGTERM/SIGINT. */
 export async function runAgent(file: string): Promise<void> {
   const cfg = loadConfig(file); // throws ConfigError (exit 2) before anything starts
+  const identity = Identity.load(cfg.tls, { name: cfg.host.name }, file); // likewise
   const log = createLogger({ level: cfg.logLevel, host: cfg.host.name });
-  const agent = new Agent(cfg, { log });
+  for (const w of cfg.warnings) log.warn(w);
+  const agent = new Agent(cfg, { log, identity });
   let exitCode = 0;
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping');

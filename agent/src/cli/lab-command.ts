@@ -61,6 +61,13 @@ export function registerLabCommands(cmd: Command, Option: typeof OptionCtor): vo
       print(o, { healed: true }, 'healed');
     });
 
+  common(cmd.command('revoke').description("revoke HOST's certificate in the lab's CA: every broker refuses it from then on").argument('<host>'))
+    .action(async (host: string, o: Opts) => {
+      const { revoke } = await lab();
+      const serial = await revoke(o.name, host);
+      print(o, { host, revoked: serial }, `${host}: certificate ${serial} revoked`);
+    });
+
   common(cmd.command('kill').description("SIGKILL HOST's agent (only the agent)").argument('<host>'))
     .action(async (host: string, o: Opts) => {
       const { kill } = await lab();

@@ -26,8 +26,11 @@ program
   .argument('<file>', 'YAML configuration file')
   .action(async (file: string) => {
     const { loadConfig } = await import('../config/load.js');
+    const { Identity } = await import('../trust/identity.js');
     const cfg = loadConfig(file);
-    process.stdout.write(JSON.stringify({ ...cfg, secret: '[redacted]' }, null, 2) + '\n');
+    const id = Identity.load(cfg.tls, { name: cfg.host.name }, file);
+    for (const w of cfg.warnings) process.stderr.write(`warning: ${w}\n`);
+    process.stdout.write(JSON.stringify({ ...cfg, secret: '[redacted]', identity: { name: id.name, role: id.role, serial: id.cert.serialNumber, validTo: id.cert.validTo } }, null, 2) + '\n');
   });
 
 program
@@ -52,6 +55,10 @@ registerCcpCommands(ccp);
 const runtime = program.command('runtime').description('change the container runtime of this host (containerd → CRI-O) without stopping its workloads first');
 const { registerRuntimeCommands } = await import('./runtime-command.js');
 registerRuntimeCommands(runtime);
+
+const pki = program.command('pki').description("the cluster's certificate authority: a key and certificate per host, revocation");
+const { registerPkiCommands } = await import('./pki-command.js');
+registerPkiCommands(pki);
 
 const lab = program.command('lab').description('an emulated cluster of hosts on this machine, built from network namespaces');
 const { registerLabCommands } = await import('./lab-command.js');

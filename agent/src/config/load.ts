@@ -18,6 +18,8 @@ export interface AgentConfig {
   host: ParsedConfig['host'];
   seeds: Endpoint[];
   secret: Secret;
+  /** Paths of this host's TLS material (loaded and checked by trust/identity.ts). */
+  tls: { ca: string; cert: string; key: string; crl?: string };
   stateDir: string;
   statusSocket: string;
   timings: Timings;
@@ -25,6 +27,8 @@ export interface AgentConfig {
   ccp: ParsedConfig['ccp'];
   clusterConfig: string | null;
   logLevel: ParsedConfig['log']['level'];
+  /** What works but should be changed (configWarnings). */
+  warnings: string[];
 }
 
 export function formatZodIssues(issues: readonly z.core.$ZodIssue[]): ConfigIssue[] {
@@ -35,8 +39,10 @@ export function formatZodIssues(issues: readonly z.core.$ZodIssue[]): ConfigIssu
       for (const key of issue.keys) {
         out.push({ path: base ? `${base}.${key}` : key, message: 'unknown key (check its spelling; see docs/config.md)' });
       }
-    } else if (issue.code === 'invalid_type' && issue.input === undefined) {
-      out.push({ path: base, message: 'is required' });
+    } else if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) {
+      out.push({ path: base, message: `is required (${issue.expected})` });
+    } else if (issue.code === 'invalid_type') {
+      out.push({ path: base, message: `must be ${issue.expected} (${issue.message.replace(/^Invalid input: /, '')})` });
     } else {
       out.push({ path: base, message: issue.message });
     }
@@ -74,6 +80,20 @@ function readSecretFile(path: string, file: string): Secret {
   return new Secret(value);
 }
 
+/** Warnings about a config that works but should be changed (printed by `infravisor config`,
+ * logged by the agent). */
+export function configWarnings(file: string, parsed: Pick<ParsedConfig, 'secret'>): string[] {
+  const out: string[] = [];
+  try {
+    if (parsed.secret !== undefined && (statSync(file).mode & 0o077) !== 0) {
+      out.push(`${file} holds the cluster secret inline and is readable by group or others (mode ${(statSync(file).mode & 0o777).toString(8)}): move it to secretFile (mode 0600), or chmod 600 ${file}`);
+    }
+  } catch {
+    /* not a file on disk (a test document) */
+  }
+  return out;
+}
+
 /** Completes a validated config: derived defaults, seeds parsed, the secret loaded. */
 export function resolveConfig(parsed: ParsedConfig, file: string): AgentConfig {
   const stateDir = resolve(parsed.stateDir);
@@ -84,6 +104,7 @@ export function resolveConfig(parsed: ParsedConfig, file: string): AgentConfig {
     host: parsed.host,
     seeds: parsed.seeds.map(parseSeed),
     secret,
+    tls: { ca: resolve(parsed.tls.ca), cert: resolve(parsed.tls.cert), key: resolve(parsed.tls.key), ...(parsed.tls.crl ? { crl: resolve(parsed.tls.crl) } : {}) },
     stateDir,
     statusSocket: resolve(parsed.statusSocket ?? join(stateDir, 'agent.sock')),
     timings: parsed.timings,
@@ -91,6 +112,7 @@ export function resolveConfig(parsed: ParsedConfig, file: string): AgentConfig {
     ccp: parsed.ccp,
     clusterConfig: parsed.clusterConfig ? resolve(parsed.clusterConfig) : null,
     logLevel: parsed.log.level,
+    warnings: configWarnings(file, parsed),
   };
 }
 
@@ -106,7 +128,12 @@ export function readYaml(file: string): unknown {
   if (doc.errors.length > 0) {
     throw new ConfigError(file, doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}` : '', message: e.message.split('\n')[0] ?? e.message })));
   }
-  return doc.toJS();
+  try {
+    // A document whose aliases expand past this is refused (a "billion laughs" bomb).
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError(file, [{ path: '', message: `${(err as Error).message}; a config needs no YAML aliases: write the values out` }]);
+  }
 }
 
 /** Reads, parses and validates a YAML config file. Every failure is a ConfigError (exit 2). */

@@ -119,7 +119,20 @@ export const ConfigSchema = z
       priority: z.number().int().min(-1000).max(1000).default(0),
     }),
     seeds: z.array(seed).max(64).default([]),
-    /** The cluster credential, inline. Prefer secretFile. */
+    /** This host's TLS material, issued by the cluster CA (docs/security.md): every connection
+     * between agents is mutual TLS, and the certificate is the host's identity. */
+    tls: z.strictObject({
+      /** The cluster CA's certificate (PEM). */
+      ca: z.string().min(1),
+      /** This host's certificate (PEM), CN = host.name, OU = host. */
+      cert: z.string().min(1),
+      /** This host's private key (PEM), mode 0600. */
+      key: z.string().min(1),
+      /** The CA's revocation list (PEM); re-read when it changes. */
+      crl: z.string().min(1).optional(),
+    }),
+    /** The cluster secret, inline (never sent: it seals the replicated configuration and derives
+     * the k3s token). Prefer secretFile. */
     secret: z.string().min(16, 'the cluster secret must be at least 16 characters').optional(),
     /** A file (mode 0600) holding the cluster credential. */
     secretFile: z.string().min(1).optional(),

@@ -1,5 +1,5 @@
-import { openEnvelope, sealEnvelope, type Signer, type Verifier } from './envelope.js';
-import { parseJsonBounded } from './json.js';
+import { openEnvelope, sealEnvelope, type Sealer, type Signer, type Verifier } from './envelope.js';
+import { parseJsonBounded } from '../util/json.js';
 import { PROTOCOL_VERSION } from './messages.js';
 import { CONTRACT, type EnvelopeKind, type JsonKind, type PayloadOf, type TopicKind } from './mqtt.js';
 
@@ -21,9 +21,11 @@ export function encode<K extends JsonKind>(kind: K, msg: PayloadOf<K>): Buffer {
   return checkSize(kind, bodyOf(kind, msg));
 }
 
-/** A signed envelope (contract/envelope.ts) around the message's JSON. */
-export function encodeSigned<K extends EnvelopeKind>(kind: K, msg: PayloadOf<K>, signer: Signer): Buffer {
-  return checkSize(kind, sealEnvelope({ alg: signer.alg, signer: signer.name, sealed: false, body: bodyOf(kind, msg) }, (b) => signer.sign(b)));
+/** A signed envelope (contract/envelope.ts) around the message's JSON, sealed where the
+ * contract says so. */
+export function encodeSigned<K extends EnvelopeKind>(kind: K, msg: PayloadOf<K>, signer: Signer, sealer: Sealer): Buffer {
+  const spec = CONTRACT[kind];
+  return checkSize(kind, sealEnvelope({ alg: signer.alg, signer: signer.name, cert: signer.cert, body: bodyOf(kind, msg), ...(spec.sealed ? { sealer } : {}) }, (b) => signer.sign(b)));
 }
 
 /** JSON already bounded and parsed: the version, then the schema. */
@@ -49,15 +51,19 @@ export function decode<K extends JsonKind>(kind: K, payload: Buffer | Uint8Array
 }
 
 /**
- * Checks a signed envelope: size and framing, then the signature over the raw bytes, and only
- * then the body (depth, JSON, version, schema). Returns the signer with the message. Never throws.
+ * Checks a signed envelope: size and framing, then the signature over the raw bytes, then (where
+ * the contract seals the topic) decryption, and only then the body (depth, JSON, version,
+ * schema). Returns the signer with the message. Never throws.
  */
-export function decodeSigned<K extends EnvelopeKind>(kind: K, payload: Buffer, verifier: Verifier): (Decoded<K> & { ok: false }) | { ok: true; msg: PayloadOf<K>; signer: string } {
-  const o = openEnvelope(payload, CONTRACT[kind].maxBytes);
+export function decodeSigned<K extends EnvelopeKind>(kind: K, payload: Buffer, verifier: Verifier, sealer: Sealer): (Decoded<K> & { ok: false }) | { ok: true; msg: PayloadOf<K>; signer: string } {
+  const spec = CONTRACT[kind];
+  const o = openEnvelope(payload, spec.maxBytes);
   if (!o.ok) return o;
-  if (!verifier.verify(o.parts)) return { ok: false, reason: 'signature', detail: `bad signature from ${o.parts.signer}` };
-  if (o.parts.sealed) return { ok: false, reason: 'malformed', detail: 'sealed body where none is expected' };
-  const j = parseJsonBounded(o.parts.body, CONTRACT[kind].maxBytes);
+  if (!verifier.verify(o.parts)) return { ok: false, reason: 'signature', detail: `bad signature or certificate from ${o.parts.signer}` };
+  if (o.parts.sealed !== spec.sealed) return { ok: false, reason: 'malformed', detail: spec.sealed ? 'a body in clear where a sealed one is required' : 'a sealed body where none is expected' };
+  const body = spec.sealed ? sealer.open(o.parts.header, o.parts.body) : o.parts.body;
+  if (!body) return { ok: false, reason: 'signature', detail: `a sealed body from ${o.parts.signer} does not decrypt (another cluster's secret?)` };
+  const j = parseJsonBounded(body, spec.maxBytes);
   if (!j.ok) return j;
   const d = check(kind, j.value);
   return d.ok ? { ok: true, msg: d.msg, signer: o.parts.signer } : d;

@@ -66,6 +66,9 @@ export const PresenceSchema = MemberCardSchema.extend({
   /** Members of its view this member does not reach (no heartbeat for unreachableAfterMs); null:
    * not known (no heartbeat has reached it at all). The primary keeps clusters cliques with it. */
   unreachable: z.array(hostName).max(1024).nullable().default(null),
+  /** Its certificate (X.509 DER, base64), from the cluster CA: the key its heartbeats and
+   * signatures are checked with. */
+  cert: z.string().max(4096).regex(/^[A-Za-z0-9+/]+=*$/),
   ts: int.min(0),
 });
 export type Presence = z.infer<typeof PresenceSchema>;

@@ -22,6 +22,9 @@ export interface TopicSpec<S extends z.ZodType = z.ZodType> {
   /** json: the payload is the message's JSON. envelope: a signed envelope around it
    * (contract/envelope.ts), checked before the JSON is read. */
   encoding: 'json' | 'envelope';
+  /** envelope: the body is sealed (AES-256-GCM with the cluster's seal key), as it may hold
+   * manifests and Secrets. */
+  sealed: boolean;
   /** Largest payload accepted on this topic. */
   maxBytes: number;
   description: string;
@@ -32,6 +35,7 @@ export const CONTRACT = {
     kind: 'presence',
     schema: PresenceSchema,
     encoding: 'json',
+    sealed: false,
     qos: 1,
     retain: true,
     owner: 'host',
@@ -43,6 +47,7 @@ export const CONTRACT = {
     kind: 'directory',
     schema: DirectorySchema,
     encoding: 'json',
+    sealed: false,
     qos: 1,
     retain: true,
     owner: 'host',
@@ -54,6 +59,7 @@ export const CONTRACT = {
     kind: 'claim',
     schema: ClaimSchema,
     encoding: 'envelope',
+    sealed: false,
     qos: 1,
     retain: true,
     owner: 'host',
@@ -65,6 +71,7 @@ export const CONTRACT = {
     kind: 'config',
     schema: ClusterConfigMessageSchema,
     encoding: 'envelope',
+    sealed: true,
     qos: 1,
     retain: true,
     owner: 'host',

@@ -103,7 +103,7 @@ export interface AgentStatus {
   ccp: CcpStatus;
   following: string | null;
   facts: Facts;
-  broker: { clients: number; refusedConnects: number; refusedPublishes: number; refusedSubscribes: number };
+  broker: { clients: number; refusedConnects: number; refusedPublishes: number; refusedSubscribes: number; failedHandshakes: number; turnedAway: number; framingViolations: number };
   liveness: LivenessStatus;
   dropped: DropCounters;
   events: AgentEvent[];

@@ -10,7 +10,7 @@ import { probeTcp } from '../transport/probe.js';
 import { Session } from '../transport/session.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { LinkWatcher } from '../link/types.js';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, unwatchFile, watchFile } from 'node:fs';
 import { join } from 'node:path';
 import { deriveK3sToken } from '../ccp/config.js';
 import { CcpController } from '../ccp/controller.js';
@@ -21,7 +21,9 @@ import { SupervisedServices, SystemdServices } from '../ccp/service.js';
 import { ElectionShell } from '../election/shell.js';
 import { electionFile } from '../election/store.js';
 import { Liveness } from '../liveness/shell.js';
-import { ClusterKeySigner } from '../trust/signer.js';
+import type { Identity } from '../trust/identity.js';
+import { KeyRing } from '../trust/keyring.js';
+import { ClusterSealer } from '../trust/seal.js';
 import { CorruptStateError } from '../util/errors.js';
 import { Debouncer } from '../util/debounce.js';
 import { CcpProbeLoop } from './ccp-probe.js';
@@ -39,6 +41,8 @@ import { Stopper } from './stopper.js';
 
 export interface AgentDeps {
   log: Logger;
+  /** This host's TLS identity, loaded and checked at the edge (trust/identity.ts). */
+  identity: Identity;
   clock?: Clock;
   facts?: FactsProvider;
   /** Injected in tests; by default chosen from config (native, else ffi). null: no link watching. */
@@ -69,14 +73,16 @@ export class Agent {
     this.startedAt = incarnation;
     const events = new EventLog(clock, log.child({ ns: 'events' }));
     const debounce = new Debouncer({ presence: t.presenceDebounceMs, directory: t.directoryDebounceMs, persist: t.persistDebounceMs });
-    const signer = new ClusterKeySigner(self, cfg.secret);
-    const publisher = new Publisher({ cluster: cfg.cluster, self, signer, log });
+    const keys = new KeyRing(deps.identity, cfg.cluster);
+    const sealer = new ClusterSealer(cfg.secret);
+    const tls = deps.identity.tlsOptions.bind(deps.identity);
+    const publisher = new Publisher({ cluster: cfg.cluster, self, signer: keys, sealer, log });
     const facts = new FactsWatch(deps.facts ?? new FactsSource(cfg.stateDir), t, log);
     const card = () => ({ host: self, address: cfg.host.address, port: cfg.host.port, priority: cfg.host.priority, cores: facts.current.cores, memMB: facts.current.memMB });
     const seeds = otherSeeds(cfg);
     // The card's cores and memory are read at start (facts); until then it ranks nowhere.
     const core = new MembershipCore(card(), { cluster: cfg.cluster, timings: t, hasSeeds: seeds.length > 0 });
-    const broker = new EmbeddedBroker({ cluster: cfg.cluster, address: cfg.host.address, port: cfg.host.port, secret: cfg.secret, log: log.child({ ns: 'broker' }) });
+    const broker = new EmbeddedBroker({ cluster: cfg.cluster, address: cfg.host.address, port: cfg.host.port, identity: deps.identity, clock, log: log.child({ ns: 'broker' }) });
     const status = new StatusServer(cfg.statusSocket, () => this.snapshot());
     const notify = new NotifyShell(deps.env ?? process.env, log);
 
@@ -97,7 +103,14 @@ export class Agent {
       onChange: presenceSoon,
     });
     const liveness = new Liveness({
-      cluster: cfg.cluster, self, incarnation, address: cfg.host.address, port: cfg.host.port, secret: cfg.secret, timings: t, clock, log: log.child({ ns: 'liveness' }),
+      cluster: cfg.cluster, self, incarnation, address: cfg.host.address, port: cfg.host.port, timings: t, clock, log: log.child({ ns: 'liveness' }),
+      pairKey: (host) => keys.pairKey(host),
+      // A member in the view, or one that left for another broker (its last presence named
+      // where): not one whose agent stopped or died (its last presence is offline, going nowhere).
+      admit: (host, inc) => {
+        const m = core.members.get(host);
+        return m !== undefined && m.incarnation > 0 && m.incarnation <= inc && (m.status !== 'offline' || m.movedTo !== null);
+      },
       onEvent: (e) => peers.onLiveness(e),
     });
     const election: ElectionShell = new ElectionShell({
@@ -114,7 +127,7 @@ export class Agent {
       onExcluded: (members) => peers.onExcluded(members),
       silence: (host) => liveness.silence(host),
     });
-    const presence = new PresenceSource(cfg.cluster, incarnation, {
+    const presence = new PresenceSource(cfg.cluster, incarnation, keys.cert.toString('base64'), {
       card,
       facts: () => facts.current,
       rendezvous: () => rendezvous.host,
@@ -133,7 +146,7 @@ export class Agent {
       const view = [...core.members.values()].filter((m) => m.status === 'online').map((m) => ({ card: m.card, ccp: m.ccp, term: m.term, unreachable: m.unreachable }));
       election.step(clock.now(), view, presence.ccp(), core.isIsolated, peers.unreachable);
     };
-    const inbox = new Inbox(cfg.cluster, signer, {
+    const inbox = new Inbox(cfg.cluster, keys, sealer, {
       presence: (p) => {
         rendezvous.run(core.onPresence(clock.now(), p, incarnation));
         step();
@@ -148,12 +161,12 @@ export class Agent {
       },
     }, log);
     const rendezvous: Rendezvous = new Rendezvous(
-      { cfg, core, store: membershipFile(cfg.stateDir), clock, log, publisher, debounce, events },
+      { cfg, core, store: membershipFile(cfg.stateDir), clock, log, publisher, debounce, events, tls },
       {
         presence: (state, movedTo = null, at) => presence.build(state, movedTo, at === undefined ? rendezvous.host : at),
         publishLocal: (topic, payload, retain, qos) => broker.publishLocal(topic, payload, retain, qos),
         probeTcp: (a, p, ms) => probeTcp(a, p, ms),
-        openSession: (o) => new Session({ ...o, cluster: cfg.cluster, self, secret: cfg.secret, keepaliveSec: t.keepaliveSec, connectTimeoutMs: t.probeTimeoutMs * 2 }),
+        openSession: (o) => new Session({ ...o, cluster: cfg.cluster, self, tls: tls(), keepaliveSec: t.keepaliveSec, connectTimeoutMs: t.probeTimeoutMs * 2 }),
         heardFrom: (host) => liveness.state(host) === 'up',
         onMessage: (topic, payload) => inbox.onMessage(topic, payload),
         onRendezvousChanged: (now) => election.brokerChanged(now),
@@ -257,6 +270,17 @@ export class Agent {
       });
       probes.start();
       log.info({ cluster: cfg.cluster, incarnation, known, seeds: seeds.length }, 'agent started');
+      const crl = cfg.tls.crl;
+      if (crl) {
+        // A new CRL takes effect at once: the broker handshakes every peer again under it.
+        watchFile(crl, { interval: 5000, persistent: false }, () => {
+          if (!deps.identity.reloadCrl(crl)) return;
+          log.warn({ crl }, 'the CRL changed: every peer handshakes again under it');
+          broker.reloadTrust();
+          rendezvous.failSession('the CRL changed');
+        });
+        this.stopper.add('CRL watch', () => unwatchFile(crl));
+      }
       this.stopper.add('sd_notify', () => notify.stop());
       await notify.start(notifyText());
     };

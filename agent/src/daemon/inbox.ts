@@ -1,5 +1,6 @@
 import { decode, decodeSigned, emptyDropCounters, parseTopic, type Claim, type ClusterConfigMessage, type DropReason, type Presence } from '../contract/index.js';
-import type { Verifier } from '../contract/envelope.js';
+import type { Sealer } from '../contract/envelope.js';
+import type { KeyRing } from '../trust/keyring.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/logger.js';
 import { errorMessage } from '../util/errors.js';
@@ -22,7 +23,7 @@ export class Inbox {
   readonly drops = emptyDropCounters();
   private readonly dropLog = new RateLimitedLog(10_000);
 
-  constructor(private readonly cluster: string, private readonly verifier: Verifier, private readonly h: InboxHandlers, private readonly log: Logger) {}
+  constructor(private readonly cluster: string, private readonly keys: KeyRing, private readonly sealer: Sealer, private readonly h: InboxHandlers, private readonly log: Logger) {}
 
   onMessage(topic: string, payload: Buffer): void {
     try {
@@ -40,16 +41,18 @@ export class Inbox {
         const d = decode('presence', payload);
         if (!d.ok) return this.dropped(d.reason, d.detail, topic);
         if (d.msg.host !== t.host) return this.dropped('mismatch', `presence of ${d.msg.host} on ${topic}`, topic);
+        // Its certificate must be the cluster CA's, for this host: the key of its heartbeats.
+        if (!this.keys.learn(d.msg.host, Buffer.from(d.msg.cert, 'base64'))) return this.dropped('signature', `presence of ${d.msg.host} with a certificate not issued to it by the cluster CA`, topic);
         return this.h.presence(d.msg);
       }
       case 'claim': {
-        const d = decodeSigned('claim', payload, this.verifier);
+        const d = decodeSigned('claim', payload, this.keys, this.sealer);
         if (!d.ok) return this.dropped(d.reason, d.detail, topic);
         if (d.signer !== t.host) return this.dropped('mismatch', `claim signed by ${d.signer} on ${topic}`, topic);
         return this.h.claim(d.msg, d.signer);
       }
       case 'config': {
-        const d = decodeSigned('config', payload, this.verifier);
+        const d = decodeSigned('config', payload, this.keys, this.sealer);
         if (!d.ok) return this.dropped(d.reason, d.detail, topic);
         if (d.signer !== t.host) return this.dropped('mismatch', `config signed by ${d.signer} on ${topic}`, topic);
         return this.h.config(d.msg, d.signer);

@@ -25,7 +25,7 @@ export class PresenceSource {
   private seq = 0;
   private served: number | null = null;
 
-  constructor(private readonly cluster: string, readonly incarnation: number, private readonly p: PresencePorts) {}
+  constructor(private readonly cluster: string, readonly incarnation: number, private readonly cert: string, private readonly p: PresencePorts) {}
 
   /** The CCP report with reach and, for a server, the size of the cluster it serves. */
   ccp(): CcpReport {
@@ -48,6 +48,7 @@ export class PresenceSource {
       ccp: this.ccp(),
       term: this.p.term(),
       unreachable: this.p.unreachable(),
+      cert: this.cert,
       ts: this.p.now(),
     };
   }

@@ -1,5 +1,5 @@
 import { CONTRACT, encode, encodeSigned, topicFor, type PayloadOf, type TopicKind } from '../contract/index.js';
-import type { Signer } from '../contract/envelope.js';
+import type { Sealer, Signer } from '../contract/envelope.js';
 import type { Logger } from '../log/logger.js';
 import { errorMessage } from '../util/errors.js';
 
@@ -13,14 +13,14 @@ export interface PublishSink {
  * retain flag all come from the contract (contract/mqtt.ts).
  */
 export class Publisher {
-  constructor(private readonly o: { cluster: string; self: string; signer: Signer; log: Logger }) {}
+  constructor(private readonly o: { cluster: string; self: string; signer: Signer; sealer: Sealer; log: Logger }) {}
 
   topic(kind: TopicKind): string {
     return topicFor(kind, this.o.cluster, this.o.self);
   }
 
   payload<K extends TopicKind>(kind: K, msg: PayloadOf<K>): Buffer {
-    return CONTRACT[kind].encoding === 'envelope' ? encodeSigned(kind as 'claim', msg as PayloadOf<'claim'>, this.o.signer) : encode(kind as 'presence', msg as PayloadOf<'presence'>);
+    return CONTRACT[kind].encoding === 'envelope' ? encodeSigned(kind as 'claim', msg as PayloadOf<'claim'>, this.o.signer, this.o.sealer) : encode(kind as 'presence', msg as PayloadOf<'presence'>);
   }
 
   /** The message as an MQTT will (or for publishing by the broker itself). */

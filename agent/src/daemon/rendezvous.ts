@@ -7,6 +7,7 @@ import type { MembershipFile } from '../membership/store.js';
 import type { StateFile } from '../state/atomic-file.js';
 import { readSeed } from '../transport/bootstrap.js';
 import type { Session, SessionOptions } from '../transport/session.js';
+import type { ClientTls } from '../transport/tls.js';
 import type { Clock } from '../util/clock.js';
 import type { Debouncer } from '../util/debounce.js';
 import { errorMessage } from '../util/errors.js';
@@ -28,7 +29,7 @@ export interface RendezvousPorts {
   publishLocal(topic: string, payload: Buffer, retain: boolean, qos: 0 | 1): Promise<void>;
   probeTcp(address: string, port: number, timeoutMs: number): Promise<boolean>;
   /** A new session to `target`; `onMessage` and `onDown` are the shell's. */
-  openSession(o: Pick<SessionOptions, 'address' | 'port' | 'will' | 'subscriptions' | 'onMessage' | 'onDown' | 'confirmDead'>): Session;
+  openSession(o: Pick<SessionOptions, 'host' | 'address' | 'port' | 'will' | 'subscriptions' | 'onMessage' | 'onDown' | 'confirmDead'>): Session;
   /** Is `host` still heard by heartbeats? (a late PINGRESP on a lossy link is not a dead broker) */
   heardFrom(host: string): boolean;
   onMessage(topic: string, payload: Buffer): void;
@@ -51,7 +52,7 @@ export class Rendezvous {
   private stopped = false;
 
   constructor(
-    private readonly o: { cfg: Pick<AgentConfig, 'cluster' | 'host' | 'seeds' | 'secret' | 'timings'>; core: MembershipCore; store: StateFile<MembershipFile>; clock: Clock; log: Logger; publisher: Publisher; debounce: Debouncer<'presence' | 'directory' | 'persist'>; events: EventLog },
+    private readonly o: { cfg: Pick<AgentConfig, 'cluster' | 'host' | 'seeds' | 'secret' | 'timings'>; core: MembershipCore; store: StateFile<MembershipFile>; clock: Clock; log: Logger; publisher: Publisher; debounce: Debouncer<'presence' | 'directory' | 'persist'>; events: EventLog; tls: () => ClientTls },
     private readonly p: RendezvousPorts,
   ) {}
 
@@ -142,7 +143,7 @@ export class Rendezvous {
     const cfg = this.o.cfg;
     const results = await Promise.allSettled(
       otherSeeds(cfg).map((seed) =>
-        readSeed({ seed, cluster: cfg.cluster, self: cfg.host.name, secret: cfg.secret, waitMs: this.t.bootstrapWaitMs, timeoutMs: this.t.probeTimeoutMs * 2, onDrop: (r, d) => this.p.dropped(r, d, 'seed') }),
+        readSeed({ seed, cluster: cfg.cluster, self: cfg.host.name, tls: this.o.tls(), waitMs: this.t.bootstrapWaitMs, timeoutMs: this.t.probeTimeoutMs * 2, onDrop: (r, d) => this.p.dropped(r, d, 'seed') }),
       ),
     );
     const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -160,6 +161,7 @@ export class Rendezvous {
     const cluster = this.o.cfg.cluster;
     const will = this.o.publisher.packet('presence', this.p.presence('offline', null, target.host));
     const session = this.p.openSession({
+      host: target.host,
       address: target.address,
       port: target.port,
       will,

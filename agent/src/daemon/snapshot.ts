@@ -19,7 +19,7 @@ export function snapshot(p: {
   ccp: CcpController;
   link: { status(): LinkStatus | null };
   facts: FactsWatch;
-  broker: { connectedClients: number; counters: { refusedConnects: number; refusedPublishes: number; refusedSubscribes: number } };
+  broker: { connectedClients: number; counters: AgentStatus['broker'] extends infer B ? Omit<B, 'clients'> : never };
   liveness: { snapshot(): Omit<LivenessStatus, 'unreachable' | 'exclusion'> };
   peers: PeerWatch;
   drops: DropCounters;

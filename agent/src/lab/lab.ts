@@ -105,6 +105,10 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
       await netns.loadRuleset(switchNs, renderRuleset((x) => `p-${x}`, [], []));
       writeFileAtomic(join(dir, 'cluster.secret'), randomBytes(24).toString('base64url') + '\n', 0o600);
       writeFileSync(join(dir, 'cluster.yaml'), stringify(SAMPLE_CLUSTER_CONFIG), { mode: 0o644 });
+      // The lab's own CA, and a key and certificate per host (the PKI code loads only here).
+      const pki = await import('../trust/pki.js');
+      await pki.initCa(join(dir, 'pki'), rec.cluster);
+      for (const h of hosts) await pki.issue(join(dir, 'pki'), h.name, { out: join(h.dir, 'tls') });
       const seeds = (o.seeds ?? ['h1']).map((s) => `${hostOf(rec, s).address}:1883`);
       for (const h of hosts) {
         mkdirSync(join(h.dir, 'state'), { recursive: true, mode: 0o700 });
@@ -114,6 +118,7 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
           host: { name: h.name, address: h.address, port: 1883 },
           seeds,
           secretFile: p.secretFile,
+          tls: p.tls,
           stateDir: p.stateDir,
           statusSocket: p.statusSocket,
           ccp: { bin: p.k3sBin, configRoot: join(p.k3sRoot, 'etc'), dataDir: join(p.k3sRoot, 'data'), service: 'supervisor', archiveDir: join(p.k3sRoot, 'archive'), port: 6443 },
@@ -224,6 +229,16 @@ export function loss(name: string, host: string, pct: number): Promise<void> {
   return change(name, async (rec) => {
     hostOf(rec, host).loss = Math.round(pct);
     await applyFilter(rec);
+  });
+}
+
+/** Revokes HOST's certificate in the lab's CA: every agent re-reads the CRL (netns hosts share
+ * the lab's file) and refuses it. */
+export function revoke(name: string, host: string): Promise<string> {
+  return change(name, async (rec) => {
+    hostOf(rec, host);
+    const { revoke: revokeCert } = await import('../trust/pki.js');
+    return (await revokeCert(join(rec.dir, 'pki'), host)).serial;
   });
 }
 

@@ -88,6 +88,8 @@ export const netnsBackend: HostBackend = {
     statusSocket: h.socket,
     k3sRoot: join(h.dir, 'k3s'),
     k3sBin: LAB_K3S,
+    // The CA's certificate and CRL are the lab's own files: a `lab revoke` reaches every agent.
+    tls: { ca: join(h.dir, '..', 'pki', 'ca.crt'), crl: join(h.dir, '..', 'pki', 'ca.crl'), cert: join(h.dir, 'tls', `${h.name}.crt`), key: join(h.dir, 'tls', `${h.name}.key`) },
   }),
   async create(rec, h, i) {
     await netns.createHost(rec.switchNs, { ns: h.ns, address: h.address, prefix: rec.prefix, mac: h.mac, port: h.port, portMac: netns.macFor(rec.name, 0x20, i + 1) });

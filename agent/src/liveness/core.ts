@@ -16,8 +16,9 @@ import type { Heartbeat } from './packet.js';
  * - Heartbeats are sent to the watched peers and, for as long as they keep sending, to peers
  *   that send to this host (so each side of a pair watches the other).
  * - Anti-replay: a peer's heartbeats must carry its current incarnation (from its presence,
- *   which only a holder of the cluster secret can publish; or a newer one) and a rising
- *   sequence number.
+ *   which only that host can publish; or a newer one) and a rising sequence number; a sender not
+ *   tracked yet is answered only when its current presence vouches for its incarnation (a
+ *   stopped host's recorded datagrams are not, however long ago this host forgot it).
  * - A pause of this process (a stalled event loop) is not the peers' silence: the time a tick
  *   came late is credited to every peer.
  * - Two kinds of watched peer. `watch` (the rendezvous, and a rendezvous' clients): a heartbeat
@@ -55,7 +56,7 @@ export interface LivenessEvent {
   silentMs?: number;
 }
 
-export type HeartbeatVerdict = 'accepted' | 'self' | 'replayed' | 'stale-incarnation' | 'full';
+export type HeartbeatVerdict = 'accepted' | 'self' | 'replayed' | 'stale-incarnation' | 'full' | 'unadmitted';
 
 interface Peer {
   host: string;
@@ -102,7 +103,7 @@ export class LivenessCore {
       p.port = w.port;
       // The presence names the peer's current incarnation: older heartbeats are replays. A peer
       // whose clock went back across a reboot (a Pi has no RTC) gets a lower one, and is taken
-      // at its word, since only a holder of the secret could have published that presence.
+      // at its word, since only that host could have published that presence.
       if (w.incarnation !== null && w.incarnation !== p.incarnation && !(p.incarnation !== null && w.incarnation < p.incarnation && p.state === 'up')) {
         p.incarnation = w.incarnation;
         p.seq = -1;
@@ -110,10 +111,13 @@ export class LivenessCore {
     }
   }
 
-  onHeartbeat(now: number, hb: Heartbeat, from: { address: string; port: number }): { verdict: HeartbeatVerdict; events: LivenessEvent[] } {
+  /** A verified heartbeat. `admitted`: the sender's current presence vouches for this
+   * incarnation (needed only for a sender this host does not track yet). */
+  onHeartbeat(now: number, hb: Heartbeat, from: { address: string; port: number }, admitted = true): { verdict: HeartbeatVerdict; events: LivenessEvent[] } {
     if (hb.host === this.self) return { verdict: 'self', events: [] };
     let p = this.peers.get(hb.host);
     if (!p) {
+      if (!admitted) return { verdict: 'unadmitted', events: [] };
       if (this.peers.size >= this.maxPeers) return { verdict: 'full', events: [] };
       p = { host: hb.host, address: from.address, port: from.port, kind: null, since: now, lastSent: -Infinity, state: 'waiting', incarnation: null, seq: -1, lastHeard: null };
       this.peers.set(hb.host, p);

@@ -1,5 +1,4 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Secret } from '../config/secret.js';
 import { NAME_RE } from '../config/names.js';
 
 /**
@@ -12,8 +11,10 @@ import { NAME_RE } from '../config/names.js';
  *   .  4  sequence number (u32, big-endian, +1 per heartbeat of one incarnation)
  *   . 16  HMAC-SHA256 over the cluster name and every byte above, truncated to 16 bytes
  *
- * The key is derived from the cluster secret for this use only. A datagram larger than
- * MAX_HEARTBEAT_BYTES, of another magic, with a malformed name or a wrong MAC is dropped.
+ * The key is the pair's own: derived from the two hosts' certificate keys (ECDH, HKDF;
+ * trust/keyring.ts), so only the sender (or the receiver) could have made the MAC. A datagram
+ * larger than MAX_HEARTBEAT_BYTES, of another magic, with a malformed name, from a host whose
+ * certificate is not known, or with a wrong MAC is dropped.
  */
 export const HEARTBEAT_MAGIC = Buffer.from('IVH1', 'ascii');
 export const MAX_HEARTBEAT_BYTES = 4 + 1 + 63 + 8 + 4 + 16;
@@ -25,11 +26,7 @@ export interface Heartbeat {
   seq: number;
 }
 
-export type HeartbeatDrop = 'size' | 'magic' | 'malformed' | 'signature';
-
-export function heartbeatKey(secret: Secret): Buffer {
-  return createHmac('sha256', secret.reveal()).update('infravisor liveness key v1').digest();
-}
+export type HeartbeatDrop = 'size' | 'magic' | 'malformed' | 'unknown-peer' | 'signature';
 
 function mac(key: Buffer, cluster: string, body: Buffer): Buffer {
   return createHmac('sha256', key).update(cluster).update('\0').update(body).digest().subarray(0, MAC_BYTES);
@@ -46,16 +43,20 @@ export function encodeHeartbeat(key: Buffer, cluster: string, hb: Heartbeat): Bu
   return Buffer.concat([body, mac(key, cluster, body)]);
 }
 
-export function decodeHeartbeat(key: Buffer, cluster: string, buf: Buffer): { ok: true; hb: Heartbeat } | { ok: false; reason: HeartbeatDrop } {
+/** Checks a datagram: size, magic, name, then the MAC with the key of the pair (this host and
+ * the sender it names). Never throws. */
+export function decodeHeartbeat(keyFor: (host: string) => Buffer | null, cluster: string, buf: Buffer): { ok: true; hb: Heartbeat } | { ok: false; reason: HeartbeatDrop; host?: string } {
   if (buf.length > MAX_HEARTBEAT_BYTES || buf.length < 4 + 1 + 1 + 8 + 4 + MAC_BYTES) return { ok: false, reason: 'size' };
   if (!buf.subarray(0, 4).equals(HEARTBEAT_MAGIC)) return { ok: false, reason: 'magic' };
   const len = buf.readUInt8(4);
   if (buf.length !== 4 + 1 + len + 8 + 4 + MAC_BYTES) return { ok: false, reason: 'malformed' };
   const host = buf.subarray(5, 5 + len).toString('ascii');
   if (!NAME_RE.test(host)) return { ok: false, reason: 'malformed' };
+  const key = keyFor(host);
+  if (!key) return { ok: false, reason: 'unknown-peer', host };
   const body = buf.subarray(0, buf.length - MAC_BYTES);
   const got = buf.subarray(buf.length - MAC_BYTES);
-  if (!timingSafeEqual(got, mac(key, cluster, body))) return { ok: false, reason: 'signature' };
+  if (!timingSafeEqual(got, mac(key, cluster, body))) return { ok: false, reason: 'signature', host };
   const incarnation = Number(buf.readBigUInt64BE(5 + len));
   if (!Number.isSafeInteger(incarnation)) return { ok: false, reason: 'malformed' };
   return { ok: true, hb: { host, incarnation, seq: buf.readUInt32BE(13 + len) } };

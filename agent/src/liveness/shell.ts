@@ -1,12 +1,11 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { Secret } from '../config/secret.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/logger.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { LivenessCore, type LivenessEvent, type LivenessTimings, type PeerState, type Reach, type WatchedPeer } from './core.js';
-import { decodeHeartbeat, encodeHeartbeat, heartbeatKey, type HeartbeatDrop } from './packet.js';
+import { decodeHeartbeat, encodeHeartbeat, type HeartbeatDrop } from './packet.js';
 
 export interface LivenessOptions {
   cluster: string;
@@ -14,7 +13,11 @@ export interface LivenessOptions {
   incarnation: number;
   address: string;
   port: number;
-  secret: Secret;
+  /** The key this host shares with a peer (trust/keyring.ts); null: no certificate of it known. */
+  pairKey: (host: string) => Buffer | null;
+  /** May a peer that is not watched be answered? Only a member whose current presence announced
+   * this incarnation (or an older one) is: replays of a stopped host's datagrams are not. */
+  admit: (host: string, incarnation: number) => boolean;
   timings: LivenessTimings;
   clock: Clock;
   log: Logger;
@@ -30,14 +33,12 @@ export class Liveness {
   readonly core: LivenessCore;
   private socket: Socket | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private readonly key: Buffer;
   private error: string | null = null;
   private readonly dropLog = new RateLimitedLog(10_000);
-  readonly dropped: Record<HeartbeatDrop | 'replayed' | 'stale-incarnation' | 'full', number> = { size: 0, magic: 0, malformed: 0, signature: 0, replayed: 0, 'stale-incarnation': 0, full: 0 };
+  readonly dropped: Record<HeartbeatDrop | 'replayed' | 'stale-incarnation' | 'full' | 'unadmitted', number> = { size: 0, magic: 0, malformed: 0, 'unknown-peer': 0, signature: 0, replayed: 0, 'stale-incarnation': 0, full: 0, unadmitted: 0 };
 
   constructor(private readonly o: LivenessOptions) {
     this.core = new LivenessCore(o.self, o.incarnation, o.timings);
-    this.key = heartbeatKey(o.secret);
   }
 
   async start(): Promise<void> {
@@ -87,17 +88,19 @@ export class Liveness {
   private tick(): void {
     const out = this.core.tick(this.o.clock.now());
     const socket = this.socket;
-    if (socket && out.send.length > 0) {
-      const buf = encodeHeartbeat(this.key, this.o.cluster, out.heartbeat);
-      for (const t of out.send) socket.send(buf, t.port, t.address, () => undefined);
+    if (socket) {
+      for (const t of out.send) {
+        const key = this.o.pairKey(t.host);
+        if (key) socket.send(encodeHeartbeat(key, this.o.cluster, out.heartbeat), t.port, t.address, () => undefined);
+      }
     }
     for (const e of out.events) this.o.onEvent(e);
   }
 
   private onDatagram(buf: Buffer, address: string, port: number): void {
-    const d = decodeHeartbeat(this.key, this.o.cluster, buf);
+    const d = decodeHeartbeat(this.o.pairKey, this.o.cluster, buf);
     if (!d.ok) return this.drop(d.reason, address);
-    const r = this.core.onHeartbeat(this.o.clock.now(), d.hb, { address, port });
+    const r = this.core.onHeartbeat(this.o.clock.now(), d.hb, { address, port }, this.o.admit(d.hb.host, d.hb.incarnation));
     if (r.verdict !== 'accepted' && r.verdict !== 'self') this.drop(r.verdict, address);
     for (const e of r.events) this.o.onEvent(e);
   }

@@ -2,6 +2,10 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CorruptStateError } from '../util/errors.js';
+import { parseJsonBounded } from '../util/json.js';
+
+/** No state file is larger (the election's holds the cluster configuration, ≤ 1 MiB). */
+const MAX_STATE_BYTES = 8 << 20;
 
 /**
  * State files: a JSON envelope with a format name, a version and a SHA-256 of the body.
@@ -87,17 +91,17 @@ export class StateFile<T> {
       }
       throw new CorruptStateError(this.path, reason, aside);
     };
-    let env: Partial<Envelope>;
-    try {
-      env = JSON.parse(text) as Partial<Envelope>;
-    } catch {
-      return fail('it is not valid JSON (truncated or overwritten)');
-    }
+    const parsed = parseJsonBounded(Buffer.from(text), MAX_STATE_BYTES);
+    if (!parsed.ok) return fail(`it is not valid JSON (${parsed.detail}: truncated or overwritten)`);
+    if (typeof parsed.value !== 'object' || parsed.value === null || Array.isArray(parsed.value)) return fail('it is not a state file (not a JSON object)');
+    const env = parsed.value as Partial<Envelope>;
     if (env.format !== this.format) return fail(`its format is ${JSON.stringify(env.format)}, expected ${this.format}`);
     if (env.version !== this.version) return fail(`its version is ${env.version}, this agent reads version ${this.version}`);
     if (typeof env.body !== 'string' || env.sha256 !== sha(env.body)) return fail('its checksum does not match its content');
     try {
-      return this.validate(JSON.parse(env.body));
+      const body = parseJsonBounded(Buffer.from(env.body), MAX_STATE_BYTES, 32);
+      if (!body.ok) return fail(`its content is not JSON (${body.detail})`);
+      return this.validate(body.value);
     } catch (err) {
       return fail(`its content is invalid (${(err as Error).message})`);
     }

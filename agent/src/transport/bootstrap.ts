@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
-import type { Secret } from '../config/secret.js';
+import { tlsTo, type ClientTls } from './tls.js';
 import type { Endpoint } from '../config/load.js';
 import { decode, filterFor, parseTopic, type Directory, type DirectoryEntry, type DropReason } from '../contract/index.js';
 
@@ -19,7 +19,7 @@ export function readSeed(opts: {
   seed: Endpoint;
   cluster: string;
   self: string;
-  secret: Secret;
+  tls: ClientTls;
   waitMs: number;
   timeoutMs: number;
   onDrop: (reason: DropReason, detail: string) => void;
@@ -29,10 +29,10 @@ export function readSeed(opts: {
     const client = mqtt.connect({
       host: seed.address,
       port: seed.port,
+      ...tlsTo(opts.tls, null),
       protocolVersion: 4,
       clientId: `ivr-${opts.self}-boot-${randomBytes(3).toString('hex')}`,
       username: opts.self,
-      password: opts.secret.reveal(),
       keepalive: 5,
       clean: true,
       reconnectPeriod: 0,

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Secret } from '../config/secret.js';
+import { tlsTo, type ClientTls } from './tls.js';
 
 export interface SessionOptions {
   cluster: string;
   self: string;
+  /** The host whose broker this is (its certificate must name it). */
+  host: string;
   address: string;
   port: number;
-  secret: Secret;
+  tls: ClientTls;
   keepaliveSec: number;
   connectTimeoutMs: number;
   will: { topic: string; payload: Buffer; qos: 0 | 1; retain: boolean };
@@ -32,10 +34,6 @@ export class Session {
 
   constructor(readonly opts: SessionOptions) {}
 
-  get host(): string {
-    return this.opts.address;
-  }
-
   /** Resolves once connected and subscribed; rejects on refusal or timeout. */
   open(): Promise<void> {
     const o = this.opts;
@@ -43,11 +41,10 @@ export class Session {
       const client = mqtt.connect({
         host: o.address,
         port: o.port,
-        protocol: 'mqtt',
+        ...tlsTo(o.tls, o.host),
         protocolVersion: 4,
         clientId: `ivr-${o.self}-${randomBytes(4).toString('hex')}`,
         username: o.self,
-        password: o.secret.reveal(),
         keepalive: o.keepaliveSec,
         clean: true,
         reconnectPeriod: 0,

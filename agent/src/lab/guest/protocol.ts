@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseJsonBounded } from '../../util/json.js';
 
 /**
  * The lab's control channel into an emulated VM host: one virtio-serial port (named
@@ -99,12 +100,8 @@ export class LineReader {
 
 /** Parses one line as JSON checked by `schema`; null for anything else. */
 export function parseLine<T>(line: string, schema: z.ZodType<T>): T | null {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(line);
-  } catch {
-    return null;
-  }
-  const r = schema.safeParse(raw);
+  const j = parseJsonBounded(Buffer.from(line), MAX_LINE_BYTES);
+  if (!j.ok) return null;
+  const r = schema.safeParse(j.value);
   return r.success ? r.data : null;
 }

@@ -39,6 +39,10 @@ async function hostArchive(rec: LabRecord, h: LabHost): Promise<string> {
   copyFileSync(h.config, join(etc, 'infravisor.yaml'));
   copyFileSync(join(rec.dir, 'cluster.secret'), join(etc, 'cluster.secret'));
   copyFileSync(join(rec.dir, 'cluster.yaml'), join(etc, 'cluster.yaml'));
+  copyFileSync(join(rec.dir, 'pki', 'ca.crt'), join(etc, 'ca.crt'));
+  copyFileSync(join(rec.dir, 'pki', 'ca.crl'), join(etc, 'ca.crl'));
+  copyFileSync(join(h.dir, 'tls', `${h.name}.crt`), join(etc, 'host.crt'));
+  copyFileSync(join(h.dir, 'tls', `${h.name}.key`), join(etc, 'host.key'));
   writeFileSync(join(etc, 'guest.env'), `IV_HOST=${h.name}\nIV_ADDRESS=${h.address}\nIV_PREFIX=${rec.prefix}\n`);
   const out = join(h.dir, 'host.cpio');
   await cpioOf(root, out);
@@ -79,6 +83,7 @@ export function vmBackend(arch: VmArch, image: GuestImage | null): HostBackend {
       statusSocket: GUEST.socket,
       k3sRoot: '/var/lib/infravisor-k3s',
       k3sBin: join(GUEST.app, 'test/fixtures/k3s-standin/k3s'),
+      tls: { ca: join(GUEST.configDir, 'ca.crt'), crl: join(GUEST.configDir, 'ca.crl'), cert: join(GUEST.configDir, 'host.crt'), key: join(GUEST.configDir, 'host.key') },
     }),
     async create(rec, h) {
       if (!image) throw new LabError('no guest image', 'LAB_IMAGE');
