@@ -2,9 +2,10 @@ import { discovery } from './discovery.js';
 import { link } from './link.js';
 import { failover } from './failover.js';
 import { migrate } from './migrate.js';
+import { tls } from './tls.js';
 
 /** `npm run bench -- NAME [args]`: benchmarks, separate from the tests. They print a table and write JSON under bench/results/. */
-const benches: Record<string, (args: string[]) => Promise<void>> = { discovery, link, failover, migrate };
+const benches: Record<string, (args: string[]) => Promise<void>> = { discovery, link, failover, migrate, tls };
 
 const [name, ...args] = process.argv.slice(2);
 const bench = name ? benches[name] : undefined;

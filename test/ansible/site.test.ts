@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { labDescribe } from '../support/lab.js';
 import { boot, booted, createNet, destroy, destroyNet, inHost, type Host, type HostNet } from '../support/nspawn.js';
@@ -60,6 +60,8 @@ function inventory(file: string, hosts: Host[], art: string, extra: Record<strin
     infravisor_cluster: 'lab',
     infravisor_cluster_secret: 'a-test-secret-of-enough-length',
     infravisor_artefacts_dir: art,
+    // The cluster's CA on the controller: beside the inventory, not in the repository.
+    infravisor_pki_dir: join(dirname(file), 'pki'),
     infravisor_version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version,
     common_nodejs_version: readFileSync(join(art, 'node-version'), 'utf8').trim(),
     k3s_version: K3S_VERSION,

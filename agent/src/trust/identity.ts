@@ -94,6 +94,8 @@ export class Identity {
       if (ca.ca !== true) issues.push({ path: 'tls.ca', message: `${paths.ca} is not a CA certificate` });
     }
     if (cert && key && !cert.checkPrivateKey(key)) issues.push({ path: 'tls.key', message: `${paths.key} is not the key of ${paths.cert}` });
+    // Heartbeat keys are agreed by ECDH between hosts' keys: every host's key is P-256.
+    if (key && (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')) issues.push({ path: 'tls.key', message: `${paths.key} is a ${key.asymmetricKeyType} key; the cluster uses ECDSA P-256 keys (infravisor pki issue makes them)` });
     if (issues.length > 0) throw new ConfigError(file, issues);
     return new Identity(expect.name, role, ca!, cert!, key!, { ca: caPem!, cert: certPem!, key: keyPem!, crl: crlPem });
   }
