@@ -26,7 +26,7 @@ trap 'rm -rf "$stage"' EXIT
 rm -rf "$stage"; mkdir -p "$stage/native/prebuilds" "$stage/agent"
 cp "$root/package.json" "$root/package-lock.json" "$stage/"
 cp -r "$root/dist" "$stage/dist"; rm -rf "$stage/dist/test" "$stage/dist/bench"
-cp -r "$root/agent/proto" "$root/agent/systemd" "$stage/agent/"
+cp -r "$root/agent/proto" "$root/agent/systemd" "$root/agent/ui" "$stage/agent/"
 cp "$root/native/package.json" "$stage/native/"
 cp -r "$prebuild" "$stage/native/prebuilds/"
 if [ "$standin" = --with-standin ]; then

@@ -66,7 +66,7 @@ export class SimCluster {
   }
 
   private presence(n: Node, state: 'online' | 'offline', movedTo: string | null = null): Presence {
-    return { v: 1, cluster: 'sim', ...n.card, state, incarnation: n.incarnation, seq: 0, rendezvous: n.session, movedTo, facts: FACTS, ccp: null, term: 0, unreachable: null, cert: 'AA==', ts: this.now };
+    return { v: 1, cluster: 'sim', ...n.card, state, incarnation: n.incarnation, seq: 0, rendezvous: n.session, movedTo, facts: FACTS, ccp: null, term: 0, unreachable: null, carrier: null, cert: 'AA==', ts: this.now };
   }
 
   private at(delay: number, fn: () => void) {

@@ -11,7 +11,7 @@ export const LAYERS: Record<string, number> = {
   config: 1, state: 1,
   contract: 2,
   trust: 3,
-  broker: 4, ccp: 4, facts: 4, link: 4, liveness: 4, membership: 4, notify: 4, status: 4, transport: 4, metrics: 4,
+  broker: 4, ccp: 4, facts: 4, link: 4, liveness: 4, membership: 4, notify: 4, observe: 4, status: 4, transport: 4,
   election: 5,
   daemon: 6, runtime: 6,
   lab: 7,

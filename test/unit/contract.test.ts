@@ -4,7 +4,7 @@ import { CONTRACT, decode, encode, MAX_PAYLOAD_BYTES, mayPublish, maySubscribe, 
 const presence: Presence = {
   v: 1, cluster: 'home', host: 'pi1', address: '10.0.0.11', port: 1883, priority: 0, cores: 4, memMB: 3900,
   state: 'online', incarnation: 1, seq: 1, rendezvous: 'pi1', movedTo: null,
-  facts: { model: 'Raspberry Pi 4 Model B', arch: 'arm64', cores: 4, memMB: 3900, tempC: 48.2, load1: 0.1 }, ccp: null, term: 0, unreachable: null, cert: 'AA==', ts: 1,
+  facts: { model: 'Raspberry Pi 4 Model B', arch: 'arm64', cores: 4, memMB: 3900, tempC: 48.2, load1: 0.1 }, ccp: null, term: 0, unreachable: null, carrier: null, cert: 'AA==', ts: 1,
 };
 
 describe('message codec', () => {

@@ -11,7 +11,7 @@ const ep = (h: string) => `https://10.0.0.${h.slice(1)}:6443`;
 
 function host(name: string, o: { role?: 'primary' | 'follower'; following?: string | null; ccpRunning?: boolean; agent?: 'running' | 'stopped' } = {}): LabHostStatus {
   const view = { role: o.role ?? 'follower' } as Pick<AgentStatus, 'role'> as AgentStatus;
-  return { name, address: '', cable: 'in', loss: 0, agent: o.agent ?? 'running', pid: 1, following: o.following ?? null, ccpRunning: o.ccpRunning ?? false, view: o.agent === 'stopped' ? null : view };
+  return { name, address: '', cable: 'in', loss: 0, agent: o.agent ?? 'running', pid: 1, following: o.following ?? null, ccpRunning: o.ccpRunning ?? false, metrics: null, view: o.agent === 'stopped' ? null : view };
 }
 
 function cluster(members: string[], o: Partial<LabCluster> & { ccpHost?: string | null } = {}): LabCluster {
@@ -23,6 +23,7 @@ function cluster(members: string[], o: Partial<LabCluster> & { ccpHost?: string 
 function healthy(): LabStatus {
   return {
     name: 't',
+    dashboard: null,
     partition: null,
     hosts: [host('h1', { role: 'primary', ccpRunning: true }), host('h2', { following: ep('h1') }), host('h3', { following: ep('h1') })],
     clusters: [cluster(['h1', 'h2', 'h3'])],

@@ -7,7 +7,7 @@ import { SimCluster } from '../support/sim.js';
 const card = (host: string, o: Partial<MemberCard> = {}): MemberCard => ({ host, address: `10.0.0.${host.slice(1)}`, port: 1883, priority: 0, cores: 4, memMB: 4096, ...o });
 const TIMINGS = { probeIntervalMs: 1000, settleMs: 2000, forgetAfterMs: 60_000 };
 const FACTS = { model: 'x', arch: 'arm64', cores: 4, memMB: 4096, tempC: null, load1: 0 };
-const presence = (c: MemberCard, state: 'online' | 'offline', incarnation = 1): Presence => ({ v: 1, cluster: 'c', ...c, state, incarnation, seq: 1, rendezvous: null, movedTo: null, facts: FACTS, ccp: null, term: 0, unreachable: null, cert: 'AA==', ts: 0 });
+const presence = (c: MemberCard, state: 'online' | 'offline', incarnation = 1): Presence => ({ v: 1, cluster: 'c', ...c, state, incarnation, seq: 1, rendezvous: null, movedTo: null, facts: FACTS, ccp: null, term: 0, unreachable: null, carrier: null, cert: 'AA==', ts: 0 });
 
 describe('rank order', () => {
   it.each([

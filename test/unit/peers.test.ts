@@ -13,7 +13,7 @@ function setup(reach: Record<string, Reach>, clients: string[] = []) {
   let now = 1000;
   const core = new MembershipCore(card('h4'), { cluster: 'c', timings: { probeIntervalMs: 1000, settleMs: 2000, forgetAfterMs: 60_000 }, hasSeeds: false }, ['h1', 'h2', 'h3'].map((h) => ({ ...card(h), lastSeen: 1 })));
   core.onSessionUp(now, 'h1');
-  for (const h of ['h1', 'h2', 'h3']) core.onPresence(now, { v: 1, cluster: 'c', ...card(h), state: 'online', incarnation: 5, seq: 1, rendezvous: 'h1', movedTo: null, facts: FACTS, ccp: null, term: 0, unreachable: null, cert: 'AA==', ts: 0 }, 1);
+  for (const h of ['h1', 'h2', 'h3']) core.onPresence(now, { v: 1, cluster: 'c', ...card(h), state: 'online', incarnation: 5, seq: 1, rendezvous: 'h1', movedTo: null, facts: FACTS, ccp: null, term: 0, unreachable: null, carrier: null, cert: 'AA==', ts: 0 }, 1);
   const watched: WatchedPeer[][] = [];
   const liveness: LivenessPort = { watch: (p: WatchedPeer[]) => void watched.push(p), reach: (h: string) => reach[h] ?? 'unknown' };
   const evicted: string[] = [];

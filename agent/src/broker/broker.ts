@@ -115,6 +115,7 @@ export class EmbeddedBroker {
   private aedes: Aedes | null = null;
   private server: Server | null = null;
   private readonly admission: Admission;
+  private readonly sockets = new Set<Socket>();
 
   constructor(private readonly opts: BrokerOptions) {
     this.admission = new Admission(opts.admission ?? DEFAULT_ADMISSION);
@@ -128,6 +129,8 @@ export class EmbeddedBroker {
     this.aedes = aedes;
     const server = createServer({ ...o.identity.tlsOptions(), requestCert: true, rejectUnauthorized: true, handshakeTimeout: o.handshakeTimeoutMs ?? 5000, minVersion: 'TLSv1.2' }, (socket: TLSSocket) => this.accept(aedes, socket));
     server.on('connection', (raw: Socket) => {
+      this.sockets.add(raw);
+      raw.once('close', () => this.sockets.delete(raw));
       const source = raw.remoteAddress ?? '?';
       const verdict = this.admission.admit(o.clock.now(), source);
       if (verdict !== 'ok') {
@@ -148,6 +151,10 @@ export class EmbeddedBroker {
       setTimeout(finish, o.handshakeTimeoutMs ?? 5000).unref();
     });
     server.on('tlsClientError', (err, socket) => {
+      // A connection that sent nothing and closed is a reachability probe (transport/probe.ts:
+      // peers probe brokers with plain TCP connects), not a failed handshake.
+      const sent = (socket as TLSSocket & { _parent?: { bytesRead?: number } })._parent?.bytesRead ?? socket.bytesRead;
+      if (sent === 0 && (err as NodeJS.ErrnoException).code === 'ECONNRESET') return;
       this.counters.failedHandshakes++;
       const source = socket.remoteAddress ?? '?';
       const r = this.admission.failed(o.clock.now(), source);
@@ -224,12 +231,15 @@ export class EmbeddedBroker {
     return this.aedes?.connectedClients ?? 0;
   }
 
+  /** Stops listening and ends every connection (a client still connected does not hold it up). */
   async stop(): Promise<void> {
     const server = this.server;
     const aedes = this.aedes;
     this.server = null;
     this.aedes = null;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    for (const s of this.sockets) s.destroy();
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await closed;
   }
 }

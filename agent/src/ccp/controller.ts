@@ -24,6 +24,8 @@ export interface CcpControllerOptions {
   log: Logger;
   /** What runs here changed (the presence must say so). */
   onChange: () => void;
+  /** Something for the timeline (a server archived). */
+  onEvent?: (name: string, fields: Record<string, unknown>) => void;
 }
 
 /**
@@ -140,6 +142,7 @@ export class CcpController implements CcpPort {
     if (running?.active && running.generation !== a.generation) {
       const where = await this.driver.archiveServer(`replaced by generation ${a.generation}`);
       this.o.log.warn({ generation: running.generation, archive: where }, 'archived an older CCP generation');
+      this.o.onEvent?.('ccp-archived', { generation: running.generation, archive: where, reason: 'replaced' });
     }
     this.set({ ...this.report_, role: 'server', generation: a.generation, state: 'starting', endpoint: a.endpoint });
     this.following_ = null;
@@ -152,6 +155,7 @@ export class CcpController implements CcpPort {
     if (running?.active) {
       const where = await this.driver.archiveServer(`lost to generation ${a.generation} on ${a.host}`);
       this.o.log.warn({ generation: running.generation, winner: a.host, archive: where }, 'this CCP lost the merge: stopped and archived');
+      this.o.onEvent?.('ccp-archived', { generation: running.generation, archive: where, reason: `lost the merge to ${a.host}` });
     }
     this.set({ ...this.report_, role: 'agent', generation: a.generation, state: null, endpoint: a.endpoint });
     const changed = await this.driver.follow({ cluster: this.o.cluster, host: this.o.self, serverUrl: a.endpoint, ccp: this.o.config(), local: this.o.local, token: this.o.token });

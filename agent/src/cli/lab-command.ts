@@ -25,7 +25,9 @@ export function registerLabCommands(cmd: Command, Option: typeof OptionCtor): vo
       const t0 = Date.now();
       const r = await up({ name: o.name, hosts: o.hosts, subnet: o.subnet, seeds: o.seed.split(','), logLevel: o.logLevel, arch: o.arch });
       const hosts = r.record.hosts.map((h) => ({ name: h.name, address: h.address, pid: h.agent?.pid ?? null }));
-      print(o, { name: o.name, dir: r.record.dir, hosts, ms: Date.now() - t0 }, `lab ${o.name} up in ${Date.now() - t0} ms: ${hosts.map((h) => `${h.name}=${h.address}`).join(' ')}\nsee it with: infravisor lab status --name ${o.name}`);
+      const { dashboardUrls } = await import('../lab/dashboard-proc.js');
+      const dashboard = dashboardUrls(r.record)?.page ?? null;
+      print(o, { name: o.name, dir: r.record.dir, hosts, dashboard, ms: Date.now() - t0 }, `lab ${o.name} up in ${Date.now() - t0} ms: ${hosts.map((h) => `${h.name}=${h.address}`).join(' ')}\nwatch it: ${dashboard ?? '(no dashboard)'}\nor: infravisor lab status --name ${o.name}`);
     });
 
   common(cmd.command('status').description('every host and the clusters the agents report'))
@@ -102,11 +104,24 @@ export function registerLabCommands(cmd: Command, Option: typeof OptionCtor): vo
       print(o, r, `lab ${o.name} removed: ${r.agents} agents stopped, ${r.namespaces.length} namespaces deleted`);
     });
 
+  cmd
+    .command('dashboard')
+    .description("serve the lab's page (lab up starts it; you do not run this yourself)")
+    .requiredOption('-n, --name <lab>', 'lab name')
+    .requiredOption('--port-file <file>', 'where to write the port it listens on')
+    .requiredOption('--token-file <file>', 'the token every request must carry')
+    .action(async (o: { name: string; portFile: string; tokenFile: string }) => {
+      const { readFileSync } = await import('node:fs');
+      const { serveDashboard } = await import('../lab/dashboard.js');
+      await serveDashboard(o.name, o.portFile, readFileSync(o.tokenFile, 'utf8').trim());
+    });
+
   common(cmd.command('demo').description('bring up 5 hosts, show them find each other, pull a cable, heal, and clean up'))
     .option('--hosts <n>', 'number of hosts', (v) => Number(v), 5)
     .option('--keep', 'leave the lab running at the end')
-    .action(async (o: Opts & { hosts: number; keep?: boolean }) => {
+    .option('--pause <s>', 'seconds to wait between the steps, to watch them on the page', (v) => Number(v), 5)
+    .action(async (o: Opts & { hosts: number; keep?: boolean; pause: number }) => {
       const { runDemo } = await import('./demo.js');
-      await runDemo(o.name, o.hosts, Boolean(o.keep));
+      await runDemo(o.name, o.hosts, Boolean(o.keep), o.pause * 1000);
     });
 }

@@ -27,6 +27,10 @@ export interface AgentConfig {
   ccp: ParsedConfig['ccp'];
   clusterConfig: string | null;
   logLevel: ParsedConfig['log']['level'];
+  /** The web view on TCP (null: off), with its token read. */
+  web: { address: string; port: number; token: Secret } | null;
+  led: ParsedConfig['led'];
+  hooks: ParsedConfig['hooks'];
   /** What works but should be changed (configWarnings). */
   warnings: string[];
 }
@@ -63,19 +67,19 @@ export function validateConfig(doc: unknown, file = '<config>'): ParsedConfig {
   return result.data;
 }
 
-function readSecretFile(path: string, file: string): Secret {
+function readSecretFile(path: string, file: string, key = 'secretFile', what = 'the cluster credential'): Secret {
   let st;
   try {
     st = statSync(path);
   } catch (err) {
-    throw new ConfigError(file, [{ path: 'secretFile', message: `cannot read ${path} (${(err as NodeJS.ErrnoException).code}); create it with the cluster credential and mode 0600` }]);
+    throw new ConfigError(file, [{ path: key, message: `cannot read ${path} (${(err as NodeJS.ErrnoException).code}); create it with ${what} and mode 0600` }]);
   }
   if ((st.mode & 0o077) !== 0) {
-    throw new ConfigError(file, [{ path: 'secretFile', message: `${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 ${path}` }]);
+    throw new ConfigError(file, [{ path: key, message: `${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 ${path}` }]);
   }
   const value = readFileSync(path, 'utf8').trim();
   if (value.length < 16) {
-    throw new ConfigError(file, [{ path: 'secretFile', message: `${path} holds fewer than 16 characters; put the cluster credential in it` }]);
+    throw new ConfigError(file, [{ path: key, message: `${path} holds fewer than 16 characters; put ${what} in it` }]);
   }
   return new Secret(value);
 }
@@ -112,6 +116,9 @@ export function resolveConfig(parsed: ParsedConfig, file: string): AgentConfig {
     ccp: parsed.ccp,
     clusterConfig: parsed.clusterConfig ? resolve(parsed.clusterConfig) : null,
     logLevel: parsed.log.level,
+    web: parsed.web.enabled ? { address: parsed.web.address ?? parsed.host.address, port: parsed.web.port, token: readSecretFile(resolve(parsed.web.tokenFile!), file, 'web.tokenFile', 'a token of at least 16 characters') } : null,
+    led: parsed.led,
+    hooks: parsed.hooks,
     warnings: configWarnings(file, parsed),
   };
 }

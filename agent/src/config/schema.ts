@@ -154,7 +154,38 @@ export const ConfigSchema = z
     ccp: CcpHostSchema,
     /** The cluster-wide CCP configuration (YAML, see docs/ccp.md). Default: built-in defaults. */
     clusterConfig: z.string().min(1).optional(),
+    /** The web view and Prometheus metrics on TCP (docs/observability.md): off by default on a
+     * Pi; the Unix socket serves them always. */
+    web: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** Where it listens (default: host.address). */
+        address: address.optional(),
+        port: z.number().int().min(1).max(65535).default(8088),
+        /** A file (mode 0600) holding the token every request must carry (≥ 16 characters). */
+        tokenFile: z.string().min(1).optional(),
+      })
+      .default({ enabled: false, port: 8088 }),
+    /** The board LED shows this host's role (primary: heartbeat, CCP host: on, follower: off, cut off: blinking). */
+    led: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** The LED under /sys/class/leds: ACT on most Pis, led0 on older kernels. */
+        name: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/).default('ACT'),
+        root: z.string().min(1).default('/sys/class/leds'),
+      })
+      .default({ enabled: false, name: 'ACT', root: '/sys/class/leds' }),
+    hooks: z
+      .strictObject({
+        /** Run for every event, with the event as JSON on stdin (like keepalived's notify). */
+        onEvent: z.strictObject({ command: z.array(z.string().min(1)).min(1).max(64), timeoutMs: ms(100, 600_000, 5000) }).optional(),
+      })
+      .default({}),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  })
+  .refine((c) => !c.web.enabled || c.web.tokenFile !== undefined, {
+    message: 'web.enabled needs web.tokenFile: a file (mode 0600) with the token browsers and Prometheus present',
+    path: ['web', 'tokenFile'],
   })
   .refine((c) => (c.secret === undefined) !== (c.secretFile === undefined), {
     message: 'set exactly one of secret or secretFile (secretFile is preferred: a file of mode 0600)',

@@ -66,6 +66,8 @@ export const PresenceSchema = MemberCardSchema.extend({
   /** Members of its view this member does not reach (no heartbeat for unreachableAfterMs); null:
    * not known (no heartbeat has reached it at all). The primary keeps clusters cliques with it. */
   unreachable: z.array(hostName).max(1024).nullable().default(null),
+  /** Its cluster-facing link's carrier (null: not watched). */
+  carrier: z.boolean().nullable().default(null),
   /** Its certificate (X.509 DER, base64), from the cluster CA: the key its heartbeats and
    * signatures are checked with. */
   cert: z.string().max(4096).regex(/^[A-Za-z0-9+/]+=*$/),
@@ -128,3 +130,30 @@ export const DirectorySchema = z.object({
   ts: int.min(0),
 });
 export type Directory = z.infer<typeof DirectorySchema>;
+
+/** What a host is in its cluster, as its `state` topic keeps it (retained): for observers
+ * (Home Assistant, Node-RED, the web view) without the protocol's details. */
+export const HostStateSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  cluster: hostName,
+  host: hostName,
+  role: z.enum(['primary', 'ccp-host', 'follower', 'excluded', 'cut-off']),
+  primary: hostName.nullable(),
+  term: int.min(0),
+  members: z.array(hostName).max(1024),
+  ccp: z.object({ host: hostName, generation: int.min(1), ready: z.boolean() }).nullable(),
+  carrier: z.boolean().nullable(),
+  ts: int.min(0),
+});
+export type HostState = z.infer<typeof HostStateSchema>;
+
+/** One event of a host's timeline (observe/timeline.ts and the membership core's events). */
+export const EventMessageSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  cluster: hostName,
+  host: hostName,
+  name: z.string().regex(/^[a-z][a-z-]{0,63}$/),
+  fields: z.record(z.string().max(64), z.unknown()),
+  ts: int.min(0),
+});
+export type EventMessage = z.infer<typeof EventMessageSchema>;

@@ -6,7 +6,7 @@
  * Topic layout: ivr/v1/<cluster>/<kind>/<host>
  */
 import type { z } from 'zod';
-import { ClaimSchema, ClusterConfigMessageSchema, DirectorySchema, MAX_PAYLOAD_BYTES, PresenceSchema } from './messages.js';
+import { ClaimSchema, ClusterConfigMessageSchema, DirectorySchema, EventMessageSchema, HostStateSchema, MAX_PAYLOAD_BYTES, PresenceSchema } from './messages.js';
 
 export const TOPIC_ROOT = 'ivr/v1';
 
@@ -78,6 +78,30 @@ export const CONTRACT = {
     maxBytes: 1024 * 1024,
     description:
       "The cluster-wide CCP configuration (k3s settings, desired manifests) with its revision, published by the primary in a signed envelope. Members adopt it only from the primary of the valid claim and keep the highest revision they have seen, on disk.",
+  },
+  state: {
+    kind: 'state',
+    schema: HostStateSchema,
+    encoding: 'json',
+    sealed: false,
+    qos: 1,
+    retain: true,
+    owner: 'host',
+    maxBytes: MAX_PAYLOAD_BYTES,
+    description:
+      "What a host is in its cluster (primary, CCP host, follower, excluded, cut off), its cluster's members, CCP and term, and its link's carrier: retained, republished when it changes. For observers; the agents do not read it.",
+  },
+  event: {
+    kind: 'event',
+    schema: EventMessageSchema,
+    encoding: 'json',
+    sealed: false,
+    qos: 0,
+    retain: false,
+    owner: 'host',
+    maxBytes: MAX_PAYLOAD_BYTES,
+    description:
+      "A host's timeline as it happens (cable lost and back, peer dead, new primary, CCP placed, lost, ready, failover with its duration, members changed, exclusion): a stream, not retained. For observers; the agents do not read it.",
   },
 } as const satisfies Record<string, TopicSpec>;
 

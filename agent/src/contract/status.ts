@@ -17,6 +17,9 @@ export interface MembershipSnapshot {
     priority: number;
     facts: Facts | null;
     movedTo: string | null;
+    /** What it runs of the CCP, from its presence. */
+    ccpRole: 'server' | 'agent' | 'none' | null;
+    carrier: boolean | null;
   }[];
   rankOrder: string[];
   isolated: boolean;
@@ -32,6 +35,8 @@ export interface ElectionSnapshot {
   highestGeneration: number;
   primary: string | null;
   members: string[];
+  /** Members of the view the claim leaves out (they do not reach every member). */
+  excluded: string[];
   ccp: CcpAssignment | null;
   placement: string | null;
   configRevision: number;

@@ -38,6 +38,8 @@ import { Publisher } from './publisher.js';
 import { otherSeeds, Rendezvous } from './rendezvous.js';
 import { snapshot } from './snapshot.js';
 import { Stopper } from './stopper.js';
+import { Observers } from './observers.js';
+import { uiFiles } from './ui-files.js';
 
 export interface AgentDeps {
   log: Logger;
@@ -83,7 +85,10 @@ export class Agent {
     // The card's cores and memory are read at start (facts); until then it ranks nowhere.
     const core = new MembershipCore(card(), { cluster: cfg.cluster, timings: t, hasSeeds: seeds.length > 0 });
     const broker = new EmbeddedBroker({ cluster: cfg.cluster, address: cfg.host.address, port: cfg.host.port, identity: deps.identity, clock, log: log.child({ ns: 'broker' }) });
-    const status = new StatusServer(cfg.statusSocket, () => this.snapshot());
+    const status: StatusServer = new StatusServer(
+      { socket: cfg.statusSocket, tcp: cfg.web ? { address: cfg.web.address, port: cfg.web.port, token: cfg.web.token.reveal() } : null, ui: uiFiles() },
+      { status: () => this.snapshot(), metrics: () => observers.metrics.render(), initial: () => observers.initial() },
+    );
     const notify = new NotifyShell(deps.env ?? process.env, log);
 
     // The CCP: driver, controller, and the election that gives it its goal.
@@ -101,6 +106,7 @@ export class Agent {
       probeTcp: (a, p, ms) => probeTcp(a, p, ms),
       log: log.child({ ns: 'ccp' }),
       onChange: presenceSoon,
+      onEvent: (name, fields) => events.record(name, fields),
     });
     const liveness = new Liveness({
       cluster: cfg.cluster, self, incarnation, address: cfg.host.address, port: cfg.host.port, timings: t, clock, log: log.child({ ns: 'liveness' }),
@@ -137,6 +143,7 @@ export class Agent {
       isolated: () => core.isIsolated,
       term: () => election.highestTerm,
       unreachable: () => peers.unreachable,
+      carrier: () => link.status()?.carrier ?? null,
       now: () => clock.now(),
     });
     const step = () => {
@@ -182,6 +189,7 @@ export class Agent {
       dropSession: (reason) => rendezvous.failSession(reason),
       presenceChanged: presenceSoon,
       excludedRetryMs: t.excludedRetryMs,
+      event: (name, fields) => events.record(name, fields),
     });
     const probes = new CcpProbeLoop(t, clock, {
       assignment: () => election.assignment,
@@ -218,6 +226,19 @@ export class Agent {
       const r = core.rendezvous;
       return core.isIsolated ? 'isolated: own link down' : `member of ${cfg.cluster}, rendezvous ${r.host ?? '-'}${r.up ? '' : ' (reconnecting)'}, ${core.view().length} seen`;
     };
+    const observers: Observers = new Observers({
+      cfg, log: log.child({ ns: 'observe' }), events, publisher,
+      session: () => rendezvous.session,
+      status: () => this.snapshot(),
+      server: () => status,
+      situation: () => {
+        const now = clock.now();
+        const el = election.snapshot();
+        const a = election.assignment;
+        const ready = a ? (a.host === self ? ccp.status.ready : core.members.get(a.host)?.ccp?.state === 'ready') : false;
+        return { now, role: el.role, primary: el.primary, term: el.term, members: core.view(), ccp: el.ccp ? { host: el.ccp.host, generation: el.ccp.generation, ready } : null, ccpReach: election.reachReport(now), silentMs: (h) => (h === self ? null : liveness.silence(h)), isolated: core.isIsolated };
+      },
+    });
     let ticker: NodeJS.Timeout | null = null;
 
     this.snapshot = () =>
@@ -259,12 +280,14 @@ export class Agent {
         peers.tick(now);
         reachWatch();
         step();
+        observers.tick(now);
         notify.status(notifyText());
       }, t.tickMs);
       ticker.unref();
       this.stopper.add('timers', () => {
         if (ticker) clearInterval(ticker);
         probes.stop();
+        observers.stop();
         facts.stop();
         debounce.stop();
       });

@@ -58,7 +58,9 @@ export class Inbox {
         return this.h.config(d.msg, d.signer);
       }
       case 'directory':
-        return; // read by newcomers from a seed (transport/bootstrap.ts), not by members
+      case 'state':
+      case 'event':
+        return; // directories are read by newcomers from a seed (transport/bootstrap.ts); state and events by observers
     }
   }
 

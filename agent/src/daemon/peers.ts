@@ -33,6 +33,8 @@ export interface PeerWatchDeps {
   presenceChanged: () => void;
   /** How long an excluded host stays away at most before it tries the broker again. */
   excludedRetryMs: number;
+  /** Something for the timeline (a peer declared dead). */
+  event?: (name: string, fields: Record<string, unknown>) => void;
 }
 
 /**
@@ -117,7 +119,10 @@ export class PeerWatch {
     }
     const evicted = this.d.broker.evict(e.host);
     const lost = this.d.rendezvous() === e.host;
-    if (evicted > 0 || lost) this.d.log.warn({ peer: e.host, silentMs: e.silentMs, evicted, rendezvousLost: lost }, 'peer declared dead by heartbeats');
+    if (evicted > 0 || lost) {
+      this.d.log.warn({ peer: e.host, silentMs: e.silentMs, evicted, rendezvousLost: lost }, 'peer declared dead by heartbeats');
+      this.d.event?.('peer-dead', { peer: e.host, silentMs: e.silentMs });
+    }
     if (lost) this.d.dropSession(`no heartbeat from ${e.host} for ${e.silentMs} ms`);
   }
 

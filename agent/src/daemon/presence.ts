@@ -14,6 +14,7 @@ export interface PresencePorts {
   isolated(): boolean;
   term(): number;
   unreachable(): string[] | null;
+  carrier(): boolean | null;
   now(): number;
 }
 
@@ -48,6 +49,7 @@ export class PresenceSource {
       ccp: this.ccp(),
       term: this.p.term(),
       unreachable: this.p.unreachable(),
+      carrier: this.p.carrier(),
       cert: this.cert,
       ts: this.p.now(),
     };

@@ -296,6 +296,7 @@ export class ElectionShell {
       highestGeneration: this.state.highestGeneration,
       primary: c?.primary ?? null,
       members: c?.members ?? [],
+      excluded: c?.excluded ?? [],
       ccp: c?.ccp ?? null,
       placement: c?.placement ?? null,
       configRevision: this.state.config.revision,

@@ -17,6 +17,8 @@ export interface AgentPaths {
   statusSocket: string;
   k3sRoot: string;
   k3sBin: string;
+  /** The token of the agents' web view (the lab's). */
+  webTokenFile: string;
   /** The host's TLS material (lab/pki: a CA per lab, a certificate per host). */
   tls: { ca: string; cert: string; key: string; crl: string };
 }

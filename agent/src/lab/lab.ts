@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { writeFileAtomic } from '../state/atomic-file.js';
+import { dashboardUrls, startDashboard, stopDashboard } from './dashboard-proc.js';
 import { LabError } from '../util/errors.js';
 import type { HostBackend } from './backend.js';
 import { netnsBackend } from './netns-backend.js';
@@ -98,12 +99,13 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
         ...(arch === 'native' ? {} : { vm: { qemu: null, qmp: join(hdir, 'qmp.sock'), channel: join(hdir, 'channel.sock'), console: join(hdir, 'console.log'), initrd: join(hdir, 'initrd.img') } }),
       };
     });
-    const rec: LabRecord = { name: o.name, backend: backend.kind, arch, state: 'creating', createdAt: Date.now(), dir, cluster: o.name, switchNs, bridge: netns.BRIDGE, prefix, hosts, partition: null };
+    const rec: LabRecord = { name: o.name, backend: backend.kind, arch, state: 'creating', createdAt: Date.now(), dir, cluster: o.name, switchNs, bridge: netns.BRIDGE, prefix, hosts, partition: null, dashboard: null };
     saveRecord(rec); // before anything exists, so `down` can always clean up
     try {
       await netns.createSwitch(switchNs);
       await netns.loadRuleset(switchNs, renderRuleset((x) => `p-${x}`, [], []));
       writeFileAtomic(join(dir, 'cluster.secret'), randomBytes(24).toString('base64url') + '\n', 0o600);
+      writeFileAtomic(join(dir, 'web.token'), randomBytes(18).toString('base64url') + '\n', 0o600);
       writeFileSync(join(dir, 'cluster.yaml'), stringify(SAMPLE_CLUSTER_CONFIG), { mode: 0o644 });
       // The lab's own CA, and a key and certificate per host (the PKI code loads only here).
       const pki = await import('../trust/pki.js');
@@ -119,6 +121,7 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
           seeds,
           secretFile: p.secretFile,
           tls: p.tls,
+          web: { enabled: true, port: 8088, tokenFile: p.webTokenFile },
           stateDir: p.stateDir,
           statusSocket: p.statusSocket,
           ccp: { bin: p.k3sBin, configRoot: join(p.k3sRoot, 'etc'), dataDir: join(p.k3sRoot, 'data'), service: 'supervisor', archiveDir: join(p.k3sRoot, 'archive'), port: 6443 },
@@ -143,6 +146,7 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
         await backend.waitReady(rec, batch, o.readyTimeoutMs ?? (arch === 'native' ? 60_000 : 240_000));
         for (const h of batch) readyAt[h.name] = Date.now();
       }
+      rec.dashboard = await startDashboard(rec);
       rec.state = 'up';
       saveRecord(rec);
       return { record: rec, startedAt, readyAt, lastStartAt };
@@ -162,7 +166,7 @@ async function probeHosts(rec: LabRecord) {
 
 export async function status(name: string): Promise<LabStatus> {
   const rec = loadRecord(name);
-  return aggregate(rec, await probeHosts(rec));
+  return aggregate(rec, await probeHosts(rec), dashboardUrls(rec));
 }
 
 async function applyFilter(rec: LabRecord): Promise<void> {
@@ -308,6 +312,7 @@ async function removeLab(name: string): Promise<{ namespaces: string[]; agents: 
   }
   let agents = 0;
   if (rec) {
+    await stopDashboard(rec).catch(() => undefined);
     const backend = backendOf(rec);
     await Promise.all(rec.hosts.map(async (h) => void ((await backend.teardown(rec!, h).catch(() => false)) && agents++)));
   }

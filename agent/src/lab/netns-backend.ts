@@ -83,6 +83,7 @@ export const netnsBackend: HostBackend = {
   kind: 'netns',
   paths: (h) => ({
     secretFile: join(h.dir, '..', 'cluster.secret'),
+    webTokenFile: join(h.dir, '..', 'web.token'),
     clusterConfig: join(h.dir, '..', 'cluster.yaml'),
     stateDir: join(h.dir, 'state'),
     statusSocket: h.socket,

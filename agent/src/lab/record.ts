@@ -52,6 +52,8 @@ const RecordSchema = z.object({
   prefix: z.number(),
   hosts: z.array(HostSchema),
   partition: z.array(z.array(z.string())).nullable(),
+  /** The lab's page (lab/dashboard.ts): its process and port. */
+  dashboard: z.object({ proc: ProcSchema, port: z.number().int() }).nullable().default(null),
 });
 export type LabRecord = z.infer<typeof RecordSchema>;
 

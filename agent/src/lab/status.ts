@@ -14,6 +14,8 @@ export interface LabHostStatus {
   pid: number | null;
   following: string | null;
   ccpRunning: boolean;
+  /** Its agent's /metrics, through the lab's dashboard (with the token). */
+  metrics: string | null;
   view: AgentStatus | null;
 }
 
@@ -29,12 +31,14 @@ export interface LabCluster {
 
 export interface LabStatus {
   name: string;
+  /** The lab's page, with its token (null: no dashboard runs). */
+  dashboard: string | null;
   partition: string[][] | null;
   hosts: LabHostStatus[];
   clusters: LabCluster[];
 }
 
-export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean; pid?: number | null; view: AgentStatus | null; ccpRunning?: boolean }>): LabStatus {
+export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean; pid?: number | null; view: AgentStatus | null; ccpRunning?: boolean }>, urls: { page: string; metrics: (host: string) => string } | null = null): LabStatus {
   const hosts: LabHostStatus[] = rec.hosts.map((h) => {
     const p = probe.get(h.name);
     return {
@@ -46,6 +50,7 @@ export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean;
       pid: p?.running ? (p.pid ?? h.agent?.pid ?? null) : null,
       following: p?.running ? (p.view?.following ?? null) : null,
       ccpRunning: p?.ccpRunning ?? false,
+      metrics: urls ? urls.metrics(h.name) : null,
       view: p?.running ? p.view : null,
     };
   });
@@ -67,5 +72,5 @@ export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean;
     return { id, term: first.cluster.term, primary: first.cluster.primary, members, ccp, agreed };
   });
   clusters.sort((a, b) => a.id.localeCompare(b.id));
-  return { name: rec.name, partition: rec.partition, hosts, clusters };
+  return { name: rec.name, dashboard: urls?.page ?? null, partition: rec.partition, hosts, clusters };
 }

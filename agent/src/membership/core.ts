@@ -52,7 +52,7 @@ export class MembershipCore {
     for (const e of known) {
       if (e.host === this.self.host) continue;
       const { lastSeen, ...card } = e;
-      this.members.set(e.host, { card, status: 'offline', pendingUntil: null, lastSeen, incarnation: 0, facts: null, movedTo: null, ccp: null, term: 0, unreachable: null });
+      this.members.set(e.host, { card, status: 'offline', pendingUntil: null, lastSeen, incarnation: 0, facts: null, movedTo: null, ccp: null, term: 0, unreachable: null, carrier: null });
     }
   }
 
@@ -172,7 +172,7 @@ export class MembershipCore {
     const out: Action[] = [];
     if (m && p.incarnation < m.incarnation) return []; // an older life of this member
     if (!m) {
-      m = { card, status: 'offline', pendingUntil: null, lastSeen: 0, incarnation: p.incarnation, facts: p.facts, movedTo: null, ccp: null, term: 0, unreachable: null };
+      m = { card, status: 'offline', pendingUntil: null, lastSeen: 0, incarnation: p.incarnation, facts: p.facts, movedTo: null, ccp: null, term: 0, unreachable: null, carrier: null };
       this.members.set(host, m);
       out.push({ type: 'persist' }, { type: 'publish-directory' });
     } else if (!sameCard(m.card, card)) {
@@ -184,6 +184,7 @@ export class MembershipCore {
     m.ccp = p.ccp;
     m.term = p.term;
     m.unreachable = p.unreachable;
+    m.carrier = p.carrier;
     const wasIn = m.status !== 'offline';
     if (p.state === 'online') {
       m.lastSeen = now;
@@ -278,7 +279,7 @@ export class MembershipCore {
       const { lastSeen, ...card } = e;
       const m = this.members.get(e.host);
       if (!m) {
-        this.members.set(e.host, { card, status: 'offline', pendingUntil: null, lastSeen: Math.min(lastSeen, now), incarnation: 0, facts: null, movedTo: null, ccp: null, term: 0, unreachable: null });
+        this.members.set(e.host, { card, status: 'offline', pendingUntil: null, lastSeen: Math.min(lastSeen, now), incarnation: 0, facts: null, movedTo: null, ccp: null, term: 0, unreachable: null, carrier: null });
         changed = true;
       } else if (!sameCard(m.card, card)) {
         m.card = card;

@@ -19,6 +19,8 @@ export interface Member {
   term: number;
   /** From its presence: the members of its view it does not reach. */
   unreachable: string[] | null;
+  /** From its presence: its link's carrier (null: not watched). */
+  carrier: boolean | null;
 }
 
 export type Action =
@@ -49,5 +51,5 @@ export interface SessionInfo {
 export function memberRows(members: Iterable<Member>, now: number): MembershipSnapshot['members'] {
   return [...members]
     .sort((a, b) => compareRank(a.card, b.card))
-    .map((m) => ({ host: m.card.host, address: m.card.address, status: m.status, lastSeenMsAgo: m.lastSeen ? now - m.lastSeen : null, priority: m.card.priority, facts: m.facts, movedTo: m.movedTo }));
+    .map((m) => ({ host: m.card.host, address: m.card.address, status: m.status, lastSeenMsAgo: m.lastSeen ? now - m.lastSeen : null, priority: m.card.priority, facts: m.facts, movedTo: m.movedTo, ccpRole: m.ccp?.role ?? null, carrier: m.carrier }));
 }

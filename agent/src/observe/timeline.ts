@@ -1,9 +1,9 @@
 /**
  * The cluster's story as this agent sees it, pure with time passed in: from one situation to the
- * next (every tick), which events happened — a new primary, a CCP placed, lost, ready, the
- * members changing, this host cut off — and how long a failover took. The duration is measured
- * from the moment the lost CCP's host was last heard (its last heartbeat: the cable pull, to
- * within a heartbeat) or this host's own link went down, to the new CCP answering ready.
+ * next (every tick), which events happened — a new primary, a CCP placed, lost, ready, a
+ * failover, a merge, the members changing, this host cut off — and how long a failover took. The
+ * duration runs from the moment the lost CCP's host was last heard (its last heartbeat: the
+ * cable pull, to within a heartbeat) to the new CCP answering ready.
  */
 export interface Situation {
   now: number;
@@ -14,51 +14,56 @@ export interface Situation {
   ccp: { host: string; generation: number; ready: boolean } | null;
   /** This host's verdict on reaching the CCP (election/reach.ts). */
   ccpReach: boolean | null;
-  /** How long the CCP's host has been silent (heartbeats), null when unknown or this host. */
-  ccpHostSilentMs: number | null;
+  /** How long a host has been silent (heartbeats); null when unknown or this host. */
+  silentMs: (host: string) => number | null;
   isolated: boolean;
 }
 
 export interface TimelineEvent {
-  name: 'primary-changed' | 'ccp-placed' | 'ccp-lost' | 'ccp-ready' | 'failover' | 'members-changed' | 'cut-off' | 'reconnected';
+  name: 'primary-changed' | 'ccp-placed' | 'ccp-lost' | 'ccp-ready' | 'failover' | 'merged' | 'members-changed' | 'cut-off' | 'reconnected';
   fields: Record<string, unknown>;
 }
 
+type Ccp = { host: string; generation: number };
+const same = (a: Ccp | null, b: Ccp | null) => a !== null && b !== null && a.host === b.host && a.generation === b.generation;
+
 export class Timeline {
   private prev: Situation | null = null;
-  /** When the CCP in use was lost (and which), until a new one is ready. */
-  private lost: { at: number; host: string; generation: number } | null = null;
+  /** The ready CCP this host last used, and since when it is lost (null: not lost). */
+  private inUse: Ccp | null = null;
+  private lostAt: number | null = null;
 
   /** Feeds one situation; returns what changed since the previous one. */
   step(s: Situation): TimelineEvent[] {
     const p = this.prev;
     this.prev = s;
     const out: TimelineEvent[] = [];
-    if (!p) return out;
-    if (s.isolated && !p.isolated) {
-      out.push({ name: 'cut-off', fields: {} });
-      if (s.ccp && !this.lost) this.lost = { at: s.now, host: s.ccp.host, generation: s.ccp.generation };
+    if (!p) {
+      if (s.ccp?.ready) this.inUse = { host: s.ccp.host, generation: s.ccp.generation };
+      return out;
     }
+    if (s.isolated && !p.isolated) out.push({ name: 'cut-off', fields: {} });
     if (!s.isolated && p.isolated) out.push({ name: 'reconnected', fields: {} });
     if (s.primary !== p.primary && s.primary !== null) out.push({ name: 'primary-changed', fields: { primary: s.primary, previous: p.primary, term: s.term } });
     const joined = s.members.filter((m) => !p.members.includes(m));
     const left = p.members.filter((m) => !s.members.includes(m));
     if (joined.length || left.length) out.push({ name: 'members-changed', fields: { members: s.members, joined, left } });
-    if (s.ccpReach === false && p.ccpReach !== false && s.ccp && !this.lost) {
-      const at = s.now - (s.ccpHostSilentMs ?? 0);
-      this.lost = { at, host: s.ccp.host, generation: s.ccp.generation };
-      out.push({ name: 'ccp-lost', fields: { host: s.ccp.host, generation: s.ccp.generation, silentMs: s.ccpHostSilentMs } });
+    const u = this.inUse;
+    // Lost: its host left this host's cluster, or this host's probes give it up.
+    if (u && this.lostAt === null && (!s.members.includes(u.host) || (s.ccpReach === false && same(s.ccp, u)))) {
+      const silent = s.silentMs(u.host);
+      this.lostAt = s.now - (silent ?? 0);
+      out.push({ name: 'ccp-lost', fields: { host: u.host, generation: u.generation, silentMs: silent } });
     }
-    const placed = s.ccp && (!p.ccp || p.ccp.host !== s.ccp.host || p.ccp.generation !== s.ccp.generation);
-    if (placed) out.push({ name: 'ccp-placed', fields: { host: s.ccp!.host, generation: s.ccp!.generation, previous: p.ccp ? `${p.ccp.host}#${p.ccp.generation}` : null } });
-    const readyNow = s.ccp?.ready === true && (placed || p.ccp?.ready !== true);
-    if (readyNow) {
-      out.push({ name: 'ccp-ready', fields: { host: s.ccp!.host, generation: s.ccp!.generation } });
-      const l = this.lost;
-      if (l && (l.host !== s.ccp!.host || l.generation !== s.ccp!.generation)) {
-        out.push({ name: 'failover', fields: { from: l.host, to: s.ccp!.host, generation: s.ccp!.generation, durationMs: s.now - l.at } });
+    if (s.ccp && !same(s.ccp, p.ccp)) out.push({ name: 'ccp-placed', fields: { host: s.ccp.host, generation: s.ccp.generation } });
+    if (s.ccp?.ready && !(p.ccp?.ready && same(s.ccp, p.ccp))) {
+      out.push({ name: 'ccp-ready', fields: { host: s.ccp.host, generation: s.ccp.generation } });
+      if (u && !same(s.ccp, u)) {
+        if (this.lostAt !== null) out.push({ name: 'failover', fields: { from: u.host, to: s.ccp.host, generation: s.ccp.generation, durationMs: s.now - this.lostAt } });
+        else out.push({ name: 'merged', fields: { kept: `${s.ccp.host}#${s.ccp.generation}`, left: `${u.host}#${u.generation}`, members: s.members } });
       }
-      this.lost = null;
+      this.inUse = { host: s.ccp.host, generation: s.ccp.generation };
+      this.lostAt = null;
     }
     return out;
   }

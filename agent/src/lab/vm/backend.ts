@@ -38,6 +38,7 @@ async function hostArchive(rec: LabRecord, h: LabHost): Promise<string> {
   mkdirSync(etc, { recursive: true, mode: 0o700 });
   copyFileSync(h.config, join(etc, 'infravisor.yaml'));
   copyFileSync(join(rec.dir, 'cluster.secret'), join(etc, 'cluster.secret'));
+  copyFileSync(join(rec.dir, 'web.token'), join(etc, 'web.token'));
   copyFileSync(join(rec.dir, 'cluster.yaml'), join(etc, 'cluster.yaml'));
   copyFileSync(join(rec.dir, 'pki', 'ca.crt'), join(etc, 'ca.crt'));
   copyFileSync(join(rec.dir, 'pki', 'ca.crl'), join(etc, 'ca.crl'));
@@ -78,6 +79,7 @@ export function vmBackend(arch: VmArch, image: GuestImage | null): HostBackend {
     kind: 'qemu',
     paths: () => ({
       secretFile: join(GUEST.configDir, 'cluster.secret'),
+      webTokenFile: join(GUEST.configDir, 'web.token'),
       clusterConfig: join(GUEST.configDir, 'cluster.yaml'),
       stateDir: GUEST.stateDir,
       statusSocket: GUEST.socket,
