@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as lab from '../agent/src/lab/lab.js';
 import { loadRecord, type LabHost } from '../agent/src/lab/record.js';
@@ -41,14 +41,31 @@ async function until(pred: () => Promise<boolean>, timeoutMs: number, pollMs: nu
   }
 }
 
+/** keepalived (VRRP, advert_int 1) on `hosts`, one instance, priorities rising with the index.
+ * `pids()` gives each host's keepalived processes (the parent and its VRRP child) for CPU readings. */
+export function startKeepalived(name: string, hosts: LabHost[]): { pids(): number[][]; stop(): Promise<void> } {
+  const rec = loadRecord(name);
+  const vip = rec.hosts[0]!.address.replace(/\.\d+$/, '.250');
+  const dir = join(rec.dir, 'peers', 'keepalived');
+  mkdirSync(dir, { recursive: true });
+  const children: ChildProcess[] = [];
+  hosts.forEach((h, i) => {
+    const conf = join(dir, `${h.name}.conf`);
+    writeFileSync(conf, `vrrp_instance bench {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority ${100 + i * 10}\n  advert_int 1\n  virtual_ipaddress {\n    ${vip}/${rec.prefix}\n  }\n}\n`);
+    children.push(startIn(h, ['keepalived', '--dont-fork', '--log-console', '--vrrp', '--use-file', conf, '--pid', join(dir, `${h.name}.pid`), '--vrrp_pid', join(dir, `${h.name}.vrrp.pid`)], join(dir, `${h.name}.log`)));
+  });
+  const readPid = (f: string) => (existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) : NaN);
+  return {
+    pids: () => hosts.map((h) => [readPid(join(dir, `${h.name}.pid`)), readPid(join(dir, `${h.name}.vrrp.pid`))].filter((p) => Number.isInteger(p) && p > 0)),
+    stop: () => stopAll(children),
+  };
+}
+
 /** keepalived on the first three hosts; each trial pulls the MASTER's cable. Returns ms per trial. */
 export async function keepalivedTrials(name: string, trials: number): Promise<number[]> {
   const rec = loadRecord(name);
   const hosts = rec.hosts.slice(0, 3);
   const vip = rec.hosts[0]!.address.replace(/\.\d+$/, '.250');
-  const dir = join(rec.dir, 'peers', 'keepalived');
-  mkdirSync(dir, { recursive: true });
-  const children: ChildProcess[] = [];
   const holder = async (): Promise<string | null> => {
     for (const h of hosts) {
       if (h.name === skip) continue;
@@ -59,12 +76,8 @@ export async function keepalivedTrials(name: string, trials: number): Promise<nu
   };
   let skip = '';
   const out: number[] = [];
+  const k = startKeepalived(name, hosts);
   try {
-    hosts.forEach((h, i) => {
-      const conf = join(dir, `${h.name}.conf`);
-      writeFileSync(conf, `vrrp_instance bench {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority ${100 + i * 10}\n  advert_int 1\n  virtual_ipaddress {\n    ${vip}/${rec.prefix}\n  }\n}\n`);
-      children.push(startIn(h, ['keepalived', '--dont-fork', '--log-console', '--vrrp', '--use-file', conf, '--pid', join(dir, `${h.name}.pid`), '--vrrp_pid', join(dir, `${h.name}.vrrp.pid`)], join(dir, `${h.name}.log`)));
-    });
     for (let t = 0; t < trials; t++) {
       skip = '';
       await until(async () => (await holder()) !== null, 30_000, 100);
@@ -79,7 +92,7 @@ export async function keepalivedTrials(name: string, trials: number): Promise<nu
       await sleep(5000); // preemption back to the highest priority, then a steady state
     }
   } finally {
-    await stopAll(children);
+    await k.stop();
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // libuv loop through uv_poll, so the event loop never blocks. At start it asks the kernel for
 // a dump of every link (RTM_GETLINK). Each batch of parsed events is handed to a JavaScript
 // callback; every event carries the wall-clock time (ms, sub-ms precision) of its read.
+// The same addon carries the heartbeat socket (datagrams.cc).
 #include <napi.h>
 #include <uv.h>
 
@@ -16,6 +17,7 @@
 
 #include <vector>
 
+#include "datagrams.h"
 #include "nlparse.h"
 
 namespace {
@@ -224,6 +226,7 @@ Napi::Value Parse(const Napi::CallbackInfo &info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Watcher", Watcher::Init(env));
   exports.Set("parse", Napi::Function::New(env, Parse));
+  InitDatagrams(env, exports);
   return exports;
 }
 

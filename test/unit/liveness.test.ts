@@ -44,6 +44,9 @@ describe('liveness core (table)', () => {
     ['a newer incarnation (the peer restarted) is taken, with its own numbering', [[0, 'hb', 100, 7], [10, 'hb', 1, 8], [20, 'hb', 50, 7]], ['0:h2 up', '20:stale-incarnation']],
     ['a peer whose clock went back across a reboot is taken at its presence\'s word', [[0, 'hb', 100, 9], [1500, 'tick'], [1700, 'watch', 3], [1710, 'hb', 1, 3]], ['0:h2 up', '1500:h2 down', '1710:h2 up']],
     ['this process stalled for 2 s: not the peer\'s silence', merge(beats(0, 400, 1), ticks(0, 400), [[2400, 'tick'], [2401, 'hb', 6]], ticks(2500, 2600)), ['1:h2 up']],
+    ['a stall of 2 s, the peer\'s heartbeats during it taken at their arrival times: not the peer\'s silence', merge(beats(0, 400, 1), ticks(0, 400), [[1400, 'hb', 6], [2300, 'hb', 7], [2400, 'tick']], ticks(2500, 3200)), ['1:h2 up']],
+    ['a stall of 2 s, the peer silent from before it until well after: down once the credit is used', merge(beats(0, 400, 1), ticks(0, 400), [[2400, 'tick']], ticks(2500, 3500)), ['1:h2 up', '3400:h2 down']],
+    ['heartbeats of one batch taken out of order never move the last arrival back', [...ticks(0, 100), [150, 'hb', 2], [50, 'hb', 3], ...ticks(200, 1300)], ['150:h2 up', '1200:h2 down']],
   ])('%s', (_name, steps, events) => {
     expect(run(steps)).toEqual(events);
   });

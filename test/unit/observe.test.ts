@@ -7,7 +7,7 @@ import { EventHook } from '../../agent/src/observe/hooks.js';
 import { tempDir } from '../support/tmp.js';
 import { waitFor } from '../support/wait.js';
 
-const base = (o: Partial<Situation>): Situation => ({ now: 0, role: 'follower', primary: 'h1', term: 1, members: ['h1', 'h2', 'h3'], ccp: { host: 'h1', generation: 1, ready: true }, ccpReach: true, silentMs: () => null, isolated: false, ...o });
+const base = (o: Partial<Situation>): Situation => ({ now: 0, self: 'h2', excluded: [], carrier: true, role: 'follower', primary: 'h1', term: 1, members: ['h1', 'h2', 'h3'], ccp: { host: 'h1', generation: 1, ready: true }, ccpReach: true, silentMs: () => null, isolated: false, ...o });
 
 /** Runs situations through a timeline; returns the events, each with the time it came at. */
 function run(steps: Partial<Situation>[]): string[] {

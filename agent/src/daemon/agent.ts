@@ -40,6 +40,7 @@ import { snapshot } from './snapshot.js';
 import { Stopper } from './stopper.js';
 import { Observers } from './observers.js';
 import { uiFiles } from './ui-files.js';
+import { leanMqttPackets } from '../util/mqtt-packets.js';
 
 export interface AgentDeps {
   log: Logger;
@@ -236,7 +237,10 @@ export class Agent {
         const el = election.snapshot();
         const a = election.assignment;
         const ready = a ? (a.host === self ? ccp.status.ready : core.members.get(a.host)?.ccp?.state === 'ready') : false;
-        return { now, role: el.role, primary: el.primary, term: el.term, members: core.view(), ccp: el.ccp ? { host: el.ccp.host, generation: el.ccp.generation, ready } : null, ccpReach: election.reachReport(now), silentMs: (h) => (h === self ? null : liveness.silence(h)), isolated: core.isIsolated };
+        return {
+          now, self, role: el.role, primary: el.primary, term: el.term, members: core.view(), ccp: el.ccp ? { host: el.ccp.host, generation: el.ccp.generation, ready } : null,
+          ccpReach: election.reachReport(now), silentMs: (h) => (h === self ? null : liveness.silence(h)), isolated: core.isIsolated, excluded: el.excluded, carrier: link.status()?.carrier ?? null,
+        };
       },
     });
     let ticker: NodeJS.Timeout | null = null;
@@ -280,7 +284,7 @@ export class Agent {
         peers.tick(now);
         reachWatch();
         step();
-        observers.tick(now);
+        observers.tick();
         notify.status(notifyText());
       }, t.tickMs);
       ticker.unref();
@@ -310,6 +314,7 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    leanMqttPackets();
     await this.start_();
   }
 

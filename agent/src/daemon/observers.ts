@@ -2,7 +2,7 @@ import type { AgentConfig } from '../config/load.js';
 import type { HostState } from '../contract/index.js';
 import type { AgentEvent, AgentStatus } from '../contract/status.js';
 import type { Logger } from '../log/logger.js';
-import { agentBoard, roleIn, type BoardRole } from '../observe/board.js';
+import { agentBoard } from '../observe/board.js';
 import { EventHook } from '../observe/hooks.js';
 import { BoardLed, type LedRole } from '../observe/led.js';
 import { Metrics } from '../observe/metrics.js';
@@ -11,15 +11,21 @@ import type { StatusServer } from '../status/server.js';
 import type { EventLog } from './events.js';
 import type { Publisher, PublishSink } from './publisher.js';
 
-/** A host's state for its `state` topic (pure). */
-export function hostState(s: AgentStatus, now: number): HostState {
-  const r = roleIn(s, s.host);
-  const role: HostState['role'] = r === 'primary' || r === 'ccp-host' || r === 'excluded' || r === 'cut-off' ? r : 'follower';
-  const c = s.cluster.ccp;
-  return { v: 1, cluster: s.cluster.name, host: s.host, role, primary: s.cluster.primary, term: s.cluster.term, members: s.cluster.members, ccp: c ? { host: c.host, generation: c.generation, ready: c.ready } : null, carrier: s.link ? s.link.carrier : null, ts: now };
+/** What this host is (pure): cut off, excluded, primary, CCP host, or a follower. */
+export function selfRole(s: Situation): HostState['role'] {
+  if (s.isolated) return 'cut-off';
+  if (s.excluded.includes(s.self)) return 'excluded';
+  if (s.primary === s.self) return 'primary';
+  if (s.ccp?.host === s.self) return 'ccp-host';
+  return 'follower';
 }
 
-const ledRole = (r: BoardRole): LedRole => (r === 'primary' ? 'primary' : r === 'ccp-host' ? 'ccp-host' : r === 'cut-off' ? 'cut-off' : 'follower');
+/** A host's state for its `state` topic (pure). */
+export function hostState(s: Situation, cluster: string): HostState {
+  return { v: 1, cluster, host: s.self, role: selfRole(s), primary: s.primary, term: s.term, members: s.members, ccp: s.ccp, carrier: s.carrier, ts: s.now };
+}
+
+const ledRole = (r: HostState['role']): LedRole => (r === 'excluded' ? 'follower' : r);
 
 /**
  * What lets people see the cluster (docs/observability.md): the timeline fed every tick, each
@@ -70,20 +76,19 @@ export class Observers {
     return [{ event: 'model', data: agentBoard(this.o.status()) }];
   }
 
-  tick(now: number): void {
-    for (const e of this.timeline.step(this.o.situation())) this.o.events.record(e.name, e.fields);
-    const watching = this.o.server().events.size > 0;
-    if (!this.led && !watching && !this.o.session()) return;
-    const s = this.o.status();
-    const st = hostState(s, now);
-    const key = JSON.stringify({ ...st, ts: 0 });
+  tick(): void {
+    const sit = this.o.situation();
+    for (const e of this.timeline.step(sit)) this.o.events.record(e.name, e.fields);
+    const st = hostState(sit, this.o.cfg.cluster);
+    const key = `${st.role}|${st.primary}|${st.term}|${st.members.join()}|${st.ccp ? `${st.ccp.host}#${st.ccp.generation}${st.ccp.ready}` : ''}|${st.carrier}`;
     if (key !== this.lastState && this.o.session()) {
       this.lastState = key;
       void this.o.publisher.publish(this.o.session(), 'state', st);
     }
-    this.led?.show(ledRole(roleIn(s, s.host)));
-    if (watching) {
-      const { events: _e, ...model } = agentBoard(s);
+    this.led?.show(ledRole(st.role));
+    // The page's model only while a page (or the lab's dashboard) watches.
+    if (this.o.server().events.size > 0) {
+      const { events: _e, ...model } = agentBoard(this.o.status());
       const m = JSON.stringify(model);
       if (m !== this.lastModel) {
         this.lastModel = m;

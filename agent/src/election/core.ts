@@ -56,7 +56,9 @@ export type ElectionOutcome =
   | { role: 'primary'; publish: Omit<Claim, 'ts'> | null; reason: string };
 
 export function primaryOf(view: ViewMember[]): MemberCard | null {
-  return [...view].map((m) => m.card).sort(compareRank)[0] ?? null;
+  let best: MemberCard | null = null;
+  for (const m of view) if (!best || compareRank(m.card, best) < 0) best = m.card;
+  return best;
 }
 
 /** The CCP a merged view keeps: most followers, then the older generation, then rank. */

@@ -1,7 +1,4 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadAddon as loadNativeAddon } from '../util/addon.js';
 import type { LinkEvent, LinkWatcher } from './types.js';
 
 interface Addon {
@@ -9,28 +6,9 @@ interface Addon {
   parse(buf: Buffer): { links: LinkEvent[]; done: boolean; error: number; truncated: boolean };
 }
 
-/**
- * The addon's folder, found upwards from this module: `native/` with its sources (a checkout,
- * the npm package) or with its prebuilds only (an architecture bundle, agent/packaging/).
- */
-export function nativeDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    if (existsSync(join(dir, 'native', 'binding.gyp')) || existsSync(join(dir, 'native', 'prebuilds'))) return join(dir, 'native');
-    dir = dirname(dir);
-  }
-  throw new Error('native/ (binding.gyp or prebuilds) not found above the agent');
-}
-
-let cached: Addon | null = null;
-
-/** Loads the addon (a prebuild for this platform, or the local build) through node-gyp-build. Throws if neither exists. */
+/** The netlink part of the addon (native/src/addon.cc). */
 export function loadAddon(): Addon {
-  if (cached) return cached;
-  const require = createRequire(import.meta.url);
-  const load = require('node-gyp-build') as (dir: string) => Addon;
-  cached = load(nativeDir());
-  return cached;
+  return loadNativeAddon<Addon>();
 }
 
 export class NativeLinkWatcher implements LinkWatcher {

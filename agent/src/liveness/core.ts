@@ -126,7 +126,8 @@ export class LivenessCore {
     if (p.incarnation === hb.incarnation && hb.seq <= p.seq) return { verdict: 'replayed', events: [] };
     p.incarnation = hb.incarnation;
     p.seq = hb.seq;
-    p.lastHeard = now;
+    // `now` is the datagram's arrival time; those of one batch come in order, but never go back.
+    p.lastHeard = p.lastHeard === null ? now : Math.max(p.lastHeard, now);
     this.heardAny = true;
     // An unwatched peer is answered at the address it sends from.
     if (p.kind === null) {
@@ -140,13 +141,16 @@ export class LivenessCore {
 
   /** Called every heartbeatMs: who to send a heartbeat to, and who has gone silent. */
   tick(now: number): { send: { host: string; address: string; port: number }[]; heartbeat: Heartbeat; events: LivenessEvent[] } {
-    const late = this.lastTick === null ? 0 : now - this.lastTick - this.t.heartbeatMs;
+    const prev = this.lastTick;
+    const late = prev === null ? 0 : now - prev - this.t.heartbeatMs;
     this.lastTick = now;
     const events: LivenessEvent[] = [];
     const send: { host: string; address: string; port: number }[] = [];
     for (const p of this.peers.values()) {
       if (late > this.t.heartbeatMs) {
-        if (p.lastHeard !== null) p.lastHeard += late;
+        // The pause began when this tick was due (prev + heartbeatMs). Silence from before it is
+        // credited; a heartbeat that arrived during it (its arrival time is known) is news.
+        if (p.lastHeard !== null && prev !== null && p.lastHeard <= prev + this.t.heartbeatMs) p.lastHeard = Math.min(now, p.lastHeard + late);
         p.since += late;
       }
       const silent = p.lastHeard === null ? null : now - p.lastHeard;

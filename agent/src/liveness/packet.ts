@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { NAME_RE } from '../config/names.js';
 
 /**
@@ -28,11 +28,12 @@ export interface Heartbeat {
 
 export type HeartbeatDrop = 'size' | 'magic' | 'malformed' | 'unknown-peer' | 'signature';
 
-function mac(key: Buffer, cluster: string, body: Buffer): Buffer {
+function mac(key: Buffer | KeyObject, cluster: string, body: Buffer): Buffer {
   return createHmac('sha256', key).update(cluster).update('\0').update(body).digest().subarray(0, MAC_BYTES);
 }
 
-export function encodeHeartbeat(key: Buffer, cluster: string, hb: Heartbeat): Buffer {
+/** The heartbeat without its MAC: the same for every peer of one tick. */
+export function heartbeatBody(hb: Heartbeat): Buffer {
   const name = Buffer.from(hb.host, 'ascii');
   const body = Buffer.alloc(4 + 1 + name.length + 8 + 4);
   HEARTBEAT_MAGIC.copy(body, 0);
@@ -40,12 +41,21 @@ export function encodeHeartbeat(key: Buffer, cluster: string, hb: Heartbeat): Bu
   name.copy(body, 5);
   body.writeBigUInt64BE(BigInt(hb.incarnation), 5 + name.length);
   body.writeUInt32BE(hb.seq >>> 0, 13 + name.length);
+  return body;
+}
+
+/** The datagram for one peer: the body and its MAC with the pair's key. */
+export function sealHeartbeat(key: Buffer | KeyObject, cluster: string, body: Buffer): Buffer {
   return Buffer.concat([body, mac(key, cluster, body)]);
+}
+
+export function encodeHeartbeat(key: Buffer | KeyObject, cluster: string, hb: Heartbeat): Buffer {
+  return sealHeartbeat(key, cluster, heartbeatBody(hb));
 }
 
 /** Checks a datagram: size, magic, name, then the MAC with the key of the pair (this host and
  * the sender it names). Never throws. */
-export function decodeHeartbeat(keyFor: (host: string) => Buffer | null, cluster: string, buf: Buffer): { ok: true; hb: Heartbeat } | { ok: false; reason: HeartbeatDrop; host?: string } {
+export function decodeHeartbeat(keyFor: (host: string) => Buffer | KeyObject | null, cluster: string, buf: Buffer): { ok: true; hb: Heartbeat } | { ok: false; reason: HeartbeatDrop; host?: string } {
   if (buf.length > MAX_HEARTBEAT_BYTES || buf.length < 4 + 1 + 1 + 8 + 4 + MAC_BYTES) return { ok: false, reason: 'size' };
   if (!buf.subarray(0, 4).equals(HEARTBEAT_MAGIC)) return { ok: false, reason: 'magic' };
   const len = buf.readUInt8(4);

@@ -1,11 +1,11 @@
-import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import type { KeyObject } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/logger.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { LivenessCore, type LivenessEvent, type LivenessTimings, type PeerState, type Reach, type WatchedPeer } from './core.js';
-import { decodeHeartbeat, encodeHeartbeat, type HeartbeatDrop } from './packet.js';
+import { createDatagramPort, type Datagram, type DatagramPort } from './datagrams.js';
+import { decodeHeartbeat, heartbeatBody, sealHeartbeat, type HeartbeatDrop } from './packet.js';
 
 export interface LivenessOptions {
   cluster: string;
@@ -14,7 +14,7 @@ export interface LivenessOptions {
   address: string;
   port: number;
   /** The key this host shares with a peer (trust/keyring.ts); null: no certificate of it known. */
-  pairKey: (host: string) => Buffer | null;
+  pairKey: (host: string) => Buffer | KeyObject | null;
   /** May a peer that is not watched be answered? Only a member whose current presence announced
    * this incarnation (or an older one) is: replays of a stopped host's datagrams are not. */
   admit: (host: string, incarnation: number) => boolean;
@@ -22,16 +22,19 @@ export interface LivenessOptions {
   clock: Clock;
   log: Logger;
   onEvent: (e: LivenessEvent) => void;
+  /** The socket (liveness/datagrams.ts); default: the addon's, else node:dgram. */
+  datagrams?: DatagramPort;
 }
 
 /**
  * The UDP shell around liveness/core.ts: one socket on the host's address and the broker's
- * port number, a timer every heartbeatMs, and the checks on what arrives (size, MAC, replay).
- * If the socket cannot be bound, the agent runs on keepalives alone and says so.
+ * port number, and a timer every heartbeatMs that takes what arrived since the last tick (each
+ * datagram with its arrival time; checks: size, MAC, replay), then sends this tick's heartbeats
+ * in one batch. If the socket cannot be bound, the agent runs on keepalives alone and says so.
  */
 export class Liveness {
   readonly core: LivenessCore;
-  private socket: Socket | null = null;
+  private socket: DatagramPort | null = null;
   private timer: NodeJS.Timeout | null = null;
   private error: string | null = null;
   private readonly dropLog = new RateLimitedLog(10_000);
@@ -42,24 +45,17 @@ export class Liveness {
   }
 
   async start(): Promise<void> {
-    const socket = createSocket({ type: isIPv6(this.o.address) ? 'udp6' : 'udp4' });
+    const chosen = this.o.datagrams ? { port: this.o.datagrams, why: 'given' } : createDatagramPort(this.o.clock);
     try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind({ address: this.o.address, port: this.o.port, exclusive: true }, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
+      await chosen.port.bind(this.o.address, this.o.port);
     } catch (err) {
-      socket.close();
+      chosen.port.close();
       this.error = `cannot bind ${this.o.address}:${this.o.port}/udp: ${errorMessage(err)}`;
       this.o.log.error({ err: this.error }, 'heartbeats are off: peers are watched by MQTT keepalive only (free that UDP port)');
       return;
     }
-    socket.on('error', (err) => this.o.log.warn({ err: err.message }, 'heartbeat socket error'));
-    socket.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo.address, rinfo.port));
-    this.socket = socket;
+    this.o.log.info({ backend: chosen.port.backend, why: chosen.why }, 'heartbeat socket');
+    this.socket = chosen.port;
     this.timer = setInterval(() => this.tick(), this.o.timings.heartbeatMs);
     this.timer.unref();
   }
@@ -85,23 +81,33 @@ export class Liveness {
     return this.socket ? this.core.state(host) : null;
   }
 
-  private tick(): void {
-    const out = this.core.tick(this.o.clock.now());
+  /** One heartbeat period: what arrived, then who is silent and who gets a heartbeat. */
+  tick(): void {
     const socket = this.socket;
-    if (socket) {
+    if (!socket) return;
+    for (const d of socket.drain()) this.onDatagram(d);
+    const out = this.core.tick(this.o.clock.now());
+    const to: { address: string; port: number }[] = [];
+    const data: Buffer[] = [];
+    if (out.send.length) {
+      const body = heartbeatBody(out.heartbeat);
       for (const t of out.send) {
         const key = this.o.pairKey(t.host);
-        if (key) socket.send(encodeHeartbeat(key, this.o.cluster, out.heartbeat), t.port, t.address, () => undefined);
+        if (!key) continue;
+        to.push(t);
+        data.push(sealHeartbeat(key, this.o.cluster, body));
       }
+      socket.send(to, data);
     }
     for (const e of out.events) this.o.onEvent(e);
   }
 
-  private onDatagram(buf: Buffer, address: string, port: number): void {
-    const d = decodeHeartbeat(this.o.pairKey, this.o.cluster, buf);
-    if (!d.ok) return this.drop(d.reason, address);
-    const r = this.core.onHeartbeat(this.o.clock.now(), d.hb, { address, port }, this.o.admit(d.hb.host, d.hb.incarnation));
-    if (r.verdict !== 'accepted' && r.verdict !== 'self') this.drop(r.verdict, address);
+  private onDatagram(dg: Datagram): void {
+    if (dg.truncated) return this.drop('size', dg.address);
+    const d = decodeHeartbeat(this.o.pairKey, this.o.cluster, dg.data);
+    if (!d.ok) return this.drop(d.reason, dg.address);
+    const r = this.core.onHeartbeat(dg.at, d.hb, dg, this.o.admit(d.hb.host, d.hb.incarnation));
+    if (r.verdict !== 'accepted' && r.verdict !== 'self') this.drop(r.verdict, dg.address);
     for (const e of r.events) this.o.onEvent(e);
   }
 

@@ -17,7 +17,24 @@ export function compareRank(a: MemberCard, b: MemberCard): number {
   const mb = Math.floor(b.memMB / MEMORY_STEP_MB);
   if (ma !== mb) return mb - ma;
   if (a.cores !== b.cores) return b.cores - a.cores;
-  return naturalCompare(a.host, b.host);
+  return namesInOrder(a.host, b.host);
+}
+
+/** naturalCompare of two host names, remembered: the same few names are compared many times a
+ * second (every tick sorts the view), and hosts of one model tie on every other key. */
+const memo = new Map<string, Map<string, number>>();
+function namesInOrder(a: string, b: string): number {
+  let row = memo.get(a);
+  const hit = row?.get(b);
+  if (hit !== undefined) return hit;
+  if (!row) {
+    if (memo.size >= 1024) memo.clear(); // names come and go over months: keep it bounded
+    row = new Map();
+    memo.set(a, row);
+  }
+  const r = naturalCompare(a, b);
+  if (row.size < 1024) row.set(b, r);
+  return r;
 }
 
 /** A one-line explanation of why `a` ranks above `b`, for status and logs. */

@@ -46,6 +46,8 @@ function build(p: PromClient, src: MetricsSource) {
   gauge('infravisor_ccp_ready', 'The cluster\'s CCP answers ready, as this host knows.', (s) => (s.cluster.ccp?.ready ? 1 : 0));
   gauge('infravisor_term', 'The election term of the claim this host follows.', (s) => s.cluster.term);
   gauge('infravisor_isolated', 'This host\'s own link is down.', (s) => (s.isolated ? 1 : 0));
+  gauge('infravisor_host_load1', 'The host\'s 1-minute load average, as its agent last read it.', (s) => s.facts.load1);
+  gauge('infravisor_host_temperature_celsius', 'The CPU temperature, as its agent last read it (NaN without a sensor).', (s) => s.facts.tempC ?? NaN);
   gauge('infravisor_heartbeat_peers_dead', 'Watched peers whose heartbeats stopped.', (s) => s.liveness.peers.filter((x) => x.state === 'down').length);
   new p.Counter({
     name: 'infravisor_failovers_total',

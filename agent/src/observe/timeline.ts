@@ -7,6 +7,7 @@
  */
 export interface Situation {
   now: number;
+  self: string;
   role: 'primary' | 'follower';
   primary: string | null;
   term: number;
@@ -17,6 +18,10 @@ export interface Situation {
   /** How long a host has been silent (heartbeats); null when unknown or this host. */
   silentMs: (host: string) => number | null;
   isolated: boolean;
+  /** Members the valid claim leaves out. */
+  excluded: string[];
+  /** This host's link's carrier (null: not watched). */
+  carrier: boolean | null;
 }
 
 export interface TimelineEvent {

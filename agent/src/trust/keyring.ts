@@ -1,4 +1,4 @@
-import { createHash, diffieHellman, hkdfSync, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createSecretKey, diffieHellman, hkdfSync, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { ALG, type EnvelopeParts, type Signer, type Verifier } from '../contract/envelope.js';
 import { certHash, subjectOf, type Identity, type Role } from './identity.js';
 
@@ -15,7 +15,7 @@ export class KeyRing implements Signer, Verifier {
   readonly name: string;
   readonly cert: Buffer;
   private readonly checked = new Map<string, PeerCheck>();
-  private readonly pairs = new Map<string, Buffer>();
+  private readonly pairs = new Map<string, KeyObject>();
   /** The certificate last seen for each host (presence). */
   private readonly peers = new Map<string, Buffer>();
 
@@ -59,27 +59,29 @@ export class KeyRing implements Signer, Verifier {
 
   /** A peer's certificate as its presence carried it (checked, and for that host). */
   learn(host: string, der: Buffer, role: Role = 'host'): boolean {
+    const known = this.peers.get(host);
+    if (known && known.equals(der)) return true;
     const c = this.check(der);
     if (!c.ok || c.name !== host || c.role !== role) return false;
     this.peers.set(host, c.der);
+    this.pairs.delete(host); // a new certificate (a rotation): a new pair key
     return true;
   }
 
-  /** The heartbeat key shared by this host and `peer` (null: no valid certificate of it is known). */
-  pairKey(peer: string): Buffer | null {
+  /** The heartbeat key shared by this host and `peer` (null: no valid certificate of it is
+   * known), derived once per certificate: this runs for every datagram. */
+  pairKey(peer: string): KeyObject | null {
+    const hit = this.pairs.get(peer);
+    if (hit) return hit;
     const der = peer === this.name ? this.cert : this.peers.get(peer);
     if (!der) return null;
-    const k = `${peer}:${certHash(der)}`;
-    let key = this.pairs.get(k);
-    if (!key) {
-      const c = this.check(der);
-      if (!c.ok) return null;
-      const shared = diffieHellman({ privateKey: this.id.key, publicKey: c.publicKey });
-      const [a, b] = [this.name, peer].sort();
-      key = Buffer.from(hkdfSync('sha256', shared, createHash('sha256').update(this.cluster).digest(), `infravisor heartbeat v2 ${a} ${b}`, 32));
-      if (this.pairs.size >= this.maxCache) this.pairs.clear();
-      this.pairs.set(k, key);
-    }
+    const c = this.check(der);
+    if (!c.ok) return null;
+    const shared = diffieHellman({ privateKey: this.id.key, publicKey: c.publicKey });
+    const [a, b] = [this.name, peer].sort();
+    const key = createSecretKey(Buffer.from(hkdfSync('sha256', shared, createHash('sha256').update(this.cluster).digest(), `infravisor heartbeat v2 ${a} ${b}`, 32)));
+    if (this.pairs.size >= this.maxCache) this.pairs.clear();
+    this.pairs.set(peer, key);
     return key;
   }
 }

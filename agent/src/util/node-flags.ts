@@ -5,8 +5,11 @@
  *
  * Lite mode turns WebAssembly off. Node's global fetch() (undici) needs it and crashes the
  * process without it: agent code must use node:http / node:https, never fetch().
+ *
+ * `INFRAVISOR_NODE_FLAGS` (space-separated, empty for none) replaces them for benchmarks only
+ * (bench discovery compares flag sets: docs/benchmarks.md).
  */
-export const AGENT_NODE_FLAGS = ['--lite-mode'] as const;
+export const AGENT_NODE_FLAGS: readonly string[] = process.env.INFRAVISOR_NODE_FLAGS !== undefined ? process.env.INFRAVISOR_NODE_FLAGS.split(' ').filter(Boolean) : ['--lite-mode'];
 
 /**
  * The agent's CPU priority (nice): its systemd unit sets `Nice=-10`, the lab does the same. A
