@@ -11,7 +11,6 @@ import { suiteTempDirs } from '../support/tmp.js';
 
 const suiteDir = suiteTempDirs();
 import { servedClusterSize } from '../../agent/src/election/core.js';
-import { factsChanged } from '../../agent/src/daemon/facts-watch.js';
 
 describe('stopper', () => {
   it('stops every part, the last started first, and reports every failure at once', async () => {
@@ -75,22 +74,3 @@ describe('servedClusterSize (table)', () => {
   });
 });
 
-describe('factsChanged (table): what is worth a presence to every member', () => {
-  const base = { model: 'Raspberry Pi 4 Model B', arch: 'arm64', cores: 4, memMB: 3800, tempC: 48.2, load1: 0.4 };
-  it.each<[string, Partial<Omit<typeof base, 'tempC'>> & { tempC?: number | null }, boolean]>([
-    ['nothing moved', {}, false],
-    ['temperature wandered by 0.5 °C', { tempC: 48.7 }, false],
-    ['temperature rose by 5 °C', { tempC: 53.2 }, true],
-    ['the sensor went away', { tempC: null }, true],
-    ['load from 0.4 to 0.9', { load1: 0.9 }, false],
-    ['load from 0.4 to 1.5 (by more than 1 and than half)', { load1: 1.5 }, true],
-    ['memory seen differently (a ranking key)', { memMB: 7800 }, true],
-    ['the model read at last', { model: 'Raspberry Pi 5' }, true],
-  ])('%s', (_name, change, worth) => {
-    expect(factsChanged({ ...base, ...change }, base)).toBe(worth);
-  });
-  it('load from 8 to 9.5 is not (by 1, but not by half); from 8 to 16.5 is', () => {
-    expect(factsChanged({ ...base, load1: 9.5 }, { ...base, load1: 8 })).toBe(false);
-    expect(factsChanged({ ...base, load1: 16.5 }, { ...base, load1: 8 })).toBe(true);
-  });
-});

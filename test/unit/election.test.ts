@@ -57,6 +57,16 @@ describe('election core (table)', () => {
       { role: 'primary', publish: null },
     ],
     [
+      'heal, the other CCP host not in the view yet: members following a newer CCP wait for the view to settle (not re-pointed first)',
+      { view: [member('h1', server(2, 'h1')), member('h3', agentOf(3, 'h2')), member('h4', agentOf(3, 'h2'))], claim: claim({ primary: 'h1', term: 7, ccp: { host: 'h1', generation: 2, endpoint: ep('h1') } }), highestTerm: 8, highestGeneration: 3, viewStableSince: 9500 },
+      { role: 'primary', publish: null },
+    ],
+    [
+      'after a failover, members still on the older CCP do not hold the new claim back',
+      { self: 'h3', view: [member('h3', server(4, 'h3')), member('h4', agentOf(3, 'h2'))], claim: claim({ primary: 'h3', term: 6, ccp: { host: 'h3', generation: 4, endpoint: ep('h3') }, members: ['h3', 'h4'] }), highestTerm: 6, highestGeneration: 4, viewStableSince: 9500 },
+      { role: 'primary', publish: null },
+    ],
+    [
       'a member that saw a higher term is outbid with a new term',
       { view: [member('h1', server(1, 'h1')), member('h2', agentOf(1, 'h1'))], claim: claim({ primary: 'h1', term: 3, ccp: { host: 'h1', generation: 1, endpoint: ep('h1') }, members: ['h1', 'h2'] }), highestTerm: 6, highestGeneration: 1 },
       { role: 'primary', publish: { term: 7, ccp: { host: 'h1', generation: 1, endpoint: ep('h1') } } },
