@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import type { LabStatus } from '../../agent/src/lab/status.js';
 import { canReach } from '../../agent/src/lab/partition.js';
 import { lab, labDescribe } from '../support/lab.js';
-import { converged as convergedIn } from '../support/converged.js';
+import { converged as convergedIn, settled } from '../support/converged.js';
+import { reportLogsOnFailure } from '../support/failure-logs.js';
 
 /**
  * The fault-handling scenarios on a real lab (namespaces, agents, brokers, supervised k3s
@@ -31,12 +32,13 @@ async function healAndCheck(): Promise<LabStatus> {
 labDescribe('fault handling: autonomous clusters on partition, merge on heal', () => {
   beforeAll(async () => {
     await lab.down(NAME).catch(() => undefined);
-    await lab.up({ name: NAME, hosts: 5, subnet: '10.92.0.0/24' });
+    await lab.up({ name: NAME, hosts: 5, subnet: '10.92.0.0/24', logLevel: process.env.INFRAVISOR_TEST_LOG_LEVEL });
     await converged('initial formation');
   });
   afterAll(async () => {
     await lab.down(NAME);
   });
+  reportLogsOnFailure(NAME);
   // Each scenario starts from a healed lab, whatever the previous one left.
   afterEach(async () => {
     await lab.heal(NAME);
@@ -148,7 +150,8 @@ labDescribe('fault handling: autonomous clusters on partition, merge on heal', (
   });
 
   it('8. 10 % loss on every cable for 60 s: no change of primary, CCP or membership', async () => {
-    const before = await converged('before the loss', (s) => s.clusters.length === 1 && s.clusters[0]!.members.length === 5);
+    // From a lab that has stopped moving (scenario 7's restarted agent brings members back to its broker).
+    const before = await settled(NAME, 'before the loss', { expected: (s) => s.clusters.length === 1 && s.clusters[0]!.members.length === 5, timeoutMs: 30_000, quietMs: 5_000 });
     const { primary, ccp } = before.clusters[0]!;
     for (const h of before.hosts) await lab.loss(NAME, h.name, 10);
     const t0 = Date.now();

@@ -88,6 +88,24 @@ describe('liveness core (table)', () => {
     expect([core.quiet('h2', 399), core.quiet('h2', 400), core.quiet('h3', 799), core.quiet('h3', 800), core.quiet('h4', 5000)]).toEqual([false, true, false, true, false]);
   });
 
+  it('a peer back from a restart is not reported unreachable for its silence while it was away', () => {
+    const core = new LivenessCore('h1', 1, T);
+    core.watch(0, [peer('h2', 7, 'mesh'), peer('h3', 7, 'mesh')]);
+    core.onHeartbeat(0, hb(1, 7, 'h2'), from);
+    core.onHeartbeat(0, hb(1, 7, 'h3'), from);
+    for (let t = 0; t <= 8000; t += 100) core.tick(t);
+    expect([core.reach('h2', 8000), core.reach('h3', 8000)]).toEqual(['no', 'no']);
+    core.watch(8000, [peer('h2', 9, 'mesh'), peer('h3', 7, 'mesh')]); // h2's presence: a new incarnation
+    expect([core.reach('h2', 8000), core.reach('h3', 8000)]).toEqual(['unknown', 'no']);
+    core.onHeartbeat(8050, hb(1, 9, 'h2'), from);
+    expect(core.reach('h2', 8100)).toBe('yes');
+    for (let t = 8100; t <= 13_200; t += 100) core.tick(t);
+    expect(core.reach('h2', 13_200)).toBe('no'); // silent again since 8050: unreachable again
+    core.watch(13_200, [peer('h2', 11, 'mesh')]);
+    for (let t = 13_300; t <= 18_200; t += 100) core.tick(t);
+    expect([core.reach('h2', 18_100), core.reach('h2', 18_200)]).toEqual(['unknown', 'no']); // never heard since: after unreachableAfterMs
+  });
+
   it('when no heartbeat ever arrived (UDP filtered), nobody counts as unreachable', () => {
     const core = new LivenessCore('h1', 1, T);
     core.watch(0, [peer('h2', 7, 'mesh')]);

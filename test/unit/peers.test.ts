@@ -58,9 +58,9 @@ describe('peer watch (the agent side of heartbeats)', () => {
   it('excluded: bars the broker and moves; comes back once it hears every member there', () => {
     const reach: Record<string, Reach> = { h1: 'yes', h2: 'no', h3: 'no' };
     const s = setup(reach);
-    s.w.onExcluded(['h1', 'h2', 'h3']);
+    s.w.onExcluded(['h1', 'h2', 'h3'], 'h1/3/500');
     expect(s.ran).toContainEqual({ type: 'event', name: 'excluded', fields: { rendezvous: 'h1' } });
-    s.w.onExcluded(['h1', 'h2', 'h3']); // once
+    s.w.onExcluded(['h1', 'h2', 'h3'], 'h1/3/500'); // once
     expect(s.ran.filter((a) => a.type === 'event' && a.name === 'excluded')).toHaveLength(1);
     s.w.tick(2000);
     expect(s.watched.at(-1)!.map((p) => p.host).sort()).toEqual(['h1', 'h2', 'h3']); // still listens for them
@@ -70,11 +70,20 @@ describe('peer watch (the agent side of heartbeats)', () => {
     s.w.tick(3000);
     expect(s.w.exclusion).toBeNull();
     expect(s.ran).toContainEqual({ type: 'event', name: 'readmitted', fields: { rendezvous: 'h1' } });
+    // Back on h1's broker, the retained claim that left it out is not obeyed again: it stays
+    // until the primary decides anew. A newer claim that still leaves it out is obeyed.
+    s.ran.length = 0;
+    s.w.onExcluded(['h1', 'h2', 'h3'], 'h1/3/500');
+    expect(s.w.exclusion).toBeNull();
+    expect(s.ran).toEqual([]);
+    s.w.onExcluded(['h1', 'h2', 'h3'], 'h1/3/4200');
+    expect(s.w.exclusion).toMatchObject({ host: 'h1', claim: 'h1/3/4200' });
+    expect(s.ran).toContainEqual({ type: 'event', name: 'excluded', fields: { rendezvous: 'h1' } });
   });
 
   it('excluded for good (a member there left meanwhile): tries again after a minute', () => {
     const s = setup({ h1: 'yes', h2: 'no', h3: 'yes' });
-    s.w.onExcluded(['h1', 'h2', 'h3']);
+    s.w.onExcluded(['h1', 'h2', 'h3'], 'h1/3/500');
     s.w.tick(30_000);
     expect(s.w.exclusion).not.toBeNull();
     s.at(61_500);

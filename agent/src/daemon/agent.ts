@@ -131,7 +131,7 @@ export class Agent {
       log: log.child({ ns: 'election' }),
       publish: (kind, msg) => void publisher.publish(rendezvous.session, kind, msg),
       presenceChanged: presenceSoon,
-      onExcluded: (members) => peers.onExcluded(members),
+      onExcluded: (members, claim) => peers.onExcluded(members, claim),
       silence: (host) => liveness.silence(host),
     });
     const presence = new PresenceSource(cfg.cluster, incarnation, keys.cert.toString('base64'), {

@@ -45,8 +45,10 @@ export interface PeerWatchDeps {
 export class PeerWatch {
   /** The members of the view this host last reported it does not reach (null: cannot judge). */
   unreachable: string[] | null = null;
-  /** A broker whose cluster left this host out, and that cluster's members. */
-  exclusion: { host: string; members: string[]; since: number } | null = null;
+  /** A broker whose cluster left this host out, that cluster's members, and the claim that did. */
+  exclusion: { host: string; members: string[]; since: number; claim: string } | null = null;
+  /** The broker this host went back to after an exclusion, and the claim that had left it out. */
+  private returned: { host: string; claim: string } | null = null;
 
   constructor(private readonly d: PeerWatchDeps) {}
 
@@ -96,17 +98,24 @@ export class PeerWatch {
     const ex = this.exclusion;
     if (ex && (ex.members.every((h) => h === this.d.self || this.d.liveness.reach(h) === 'yes') || now - ex.since > this.d.excludedRetryMs)) {
       this.exclusion = null;
+      this.returned = { host: ex.host, claim: ex.claim };
       this.d.log.info({ rendezvous: ex.host }, 'going back to the broker that left this host out');
       this.d.run(this.d.core.readmit(now, ex.host));
     }
   }
 
-  /** The primary on this host's broker left it out of its cluster: move to the next-best broker. */
-  onExcluded(members: string[]): void {
+  /**
+   * The primary on this host's broker left it out of its cluster: move to the next-best broker.
+   * Back on that broker, the claim that left it out is still there (retained) until the primary
+   * decides again from the presence this host now publishes: that claim is not obeyed twice, or
+   * the host would leave at once each time and the primary, its view never still, never decide.
+   */
+  onExcluded(members: string[], claim: string): void {
     const host = this.d.rendezvous();
     if (!host || this.exclusion?.host === host) return;
+    if (this.returned?.host === host && this.returned.claim === claim) return;
     const now = this.d.clock.now();
-    this.exclusion = { host, members, since: now };
+    this.exclusion = { host, members, since: now, claim };
     this.d.log.warn({ rendezvous: host, members }, 'left out of the cluster on this broker: it does not reach every member; moving');
     this.d.run(this.d.core.exclude(now, host));
   }
@@ -127,6 +136,7 @@ export class PeerWatch {
   }
 
   snapshot(): { unreachable: string[] | null; exclusion: { host: string; members: string[]; since: number } | null } {
-    return { unreachable: this.unreachable, exclusion: this.exclusion };
+    const ex = this.exclusion;
+    return { unreachable: this.unreachable, exclusion: ex && { host: ex.host, members: ex.members, since: ex.since } };
   }
 }

@@ -169,7 +169,12 @@ export class Rendezvous {
       // Heartbeats that still arrive say the broker's host is there; a late PINGRESP is then a
       // stalled TCP stream on a lossy link, not a dead broker.
       confirmDead: async () => !this.p.heardFrom(target.host) && !(await this.p.probeTcp(target.address, target.port, this.t.probeTimeoutMs)),
-      onMessage: (topic, payload) => this.p.onMessage(topic, payload),
+      // Only the current session speaks for the rendezvous. During a make-before-break move the
+      // old one is still open: what it delivers then (a member's offline presence as it moves
+      // too) would be read as news from the new broker, and that member left out of the view.
+      onMessage: (topic, payload) => {
+        if (this.session_ === session) this.p.onMessage(topic, payload);
+      },
       onDown: (reason) => {
         if (this.session_ !== session) return;
         this.o.log.warn({ rendezvous: target.host, reason }, 'rendezvous session lost');

@@ -37,8 +37,9 @@ export interface ElectionShellDeps {
   publish: <K extends 'claim' | 'config'>(kind: K, msg: PayloadOf<K>) => void;
   /** Presence must be sent again (the term changed). */
   presenceChanged: () => void;
-  /** The valid claim on this broker leaves this host out (it does not reach all of `members`). */
-  onExcluded: (members: string[]) => void;
+  /** The valid claim on this broker leaves this host out (it does not reach all of `members`);
+   * `claim` names that claim (its primary, term and time), so that one seen before is known again. */
+  onExcluded: (members: string[], claim: string) => void;
   /** How long `host` has sent no heartbeat to this host (null: never heard, or heartbeats are off). */
   silence: (host: string) => number | null;
 }
@@ -224,7 +225,7 @@ export class ElectionShell {
     this.current = best;
     this.adoptConfig(best?.primary ?? null);
     if (best) this.remember(best.ccp);
-    if (best?.excluded?.includes(self.host)) this.d.onExcluded(best.members);
+    if (best?.excluded?.includes(self.host)) this.d.onExcluded(best.members, `${best.primary}/${best.term}/${best.ts}`);
 
     const probed = best?.ccp ?? this.state.lastCcp;
     const elsewhere = probed ? agentElsewhere(this.agentAlive, probed.host, view.some((m) => m.card.host === probed.host), now, t) : { alive: null, rec: this.agentAlive };

@@ -105,6 +105,12 @@ export class LivenessCore {
       // whose clock went back across a reboot (a Pi has no RTC) gets a lower one, and is taken
       // at its word, since only that host could have published that presence.
       if (w.incarnation !== null && w.incarnation !== p.incarnation && !(p.incarnation !== null && w.incarnation < p.incarnation && p.state === 'up')) {
+        // A peer back from a restart: its silence while it was away says nothing about whether
+        // this host reaches it now. Until its first heartbeat (or unreachableAfterMs), unknown.
+        if (p.incarnation !== null && p.state !== 'up') {
+          p.since = now;
+          p.lastHeard = null;
+        }
         p.incarnation = w.incarnation;
         p.seq = -1;
       }

@@ -38,6 +38,8 @@ export class Liveness {
   private timer: NodeJS.Timeout | null = null;
   private error: string | null = null;
   private readonly dropLog = new RateLimitedLog(10_000);
+  private readonly pauseLog = new RateLimitedLog(1_000);
+  private lastTickAt: number | null = null;
   readonly dropped: Record<HeartbeatDrop | 'replayed' | 'stale-incarnation' | 'full' | 'unadmitted', number> = { size: 0, magic: 0, malformed: 0, 'unknown-peer': 0, signature: 0, replayed: 0, 'stale-incarnation': 0, full: 0, unadmitted: 0 };
 
   constructor(private readonly o: LivenessOptions) {
@@ -85,6 +87,13 @@ export class Liveness {
   tick(): void {
     const socket = this.socket;
     if (!socket) return;
+    const now = this.o.clock.now();
+    // A tick later than two periods: this host's event loop was held up (CPU starved, GC, a
+    // long task). Its peers may have gone over their deadline for it meanwhile.
+    if (this.lastTickAt !== null && now - this.lastTickAt > 2 * this.o.timings.heartbeatMs && this.pauseLog.admit('pause') !== null) {
+      this.o.log.info({ pausedMs: Math.round(now - this.lastTickAt - this.o.timings.heartbeatMs) }, 'heartbeats held up: the event loop was busy');
+    }
+    this.lastTickAt = now;
     for (const d of socket.drain()) this.onDatagram(d);
     const out = this.core.tick(this.o.clock.now());
     const to: { address: string; port: number }[] = [];
