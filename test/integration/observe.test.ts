@@ -51,6 +51,9 @@ describe('seeing the cluster: /metrics, the state and event topics, hooks', () =
     const families = new Map(parsePrometheus(m.body).map((f) => [f.name, f]));
     const value = (name: string, labels?: Record<string, string>) => Number(families.get(name)?.metrics.find((x) => !labels || Object.entries(labels).every(([k, v]) => x.labels?.[k] === v))?.value);
     expect(value('infravisor_up')).toBe(1);
+    const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+    expect(value('infravisor_build_info', { version })).toBe(1);
+    expect((await c.status(1)).version).toBe(version);
     expect(value('infravisor_is_primary')).toBe(1);
     expect(value('infravisor_cluster_members')).toBe(2);
     expect(value('infravisor_term')).toBe((await c.status(1)).cluster.term);

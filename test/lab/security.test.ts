@@ -7,6 +7,7 @@ import { Secret } from '../../agent/src/config/secret.js';
 import { loadRecord } from '../../agent/src/lab/record.js';
 import { lab, labDescribe, labPrerequisites } from '../support/lab.js';
 import { converged } from '../support/converged.js';
+import { reportLogsOnFailure } from '../support/failure-logs.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -29,6 +30,7 @@ labDescribe(
     afterAll(async () => {
       await lab.down(NAME);
     });
+    reportLogsOnFailure(NAME);
 
     it('a capture of the wire during a failover and a merge holds no secret, token, manifest or key', async () => {
       const rec = loadRecord(NAME);
@@ -72,8 +74,14 @@ labDescribe(
       const st = await converged(NAME, `${victim} revoked`, { expected: (s) => s.clusters.some((c) => c.members.length === 3 && !c.members.includes(victim)), timeoutMs: 40_000 });
       const rest = st.clusters.find((c) => !c.members.includes(victim))!;
       expect(rest.ccp).toMatchObject({ host: ccp.host, generation: ccp.generation });
+      // The victim, refused everywhere, is a cluster of its own (not of the broker it last had).
+      expect(st.clusters.find((c) => c.members.includes(victim))?.members).toEqual([victim]);
       const refused = st.hosts.filter((h) => h.name !== victim).reduce((n, h) => n + (h.view?.broker.failedHandshakes ?? 0), 0);
       expect(refused).toBeGreaterThan(0);
+      // …and it tries again after a doubling wait: a few handshakes a second over all the brokers,
+      // its own included, not hundreds (an immediate retry on its own broker made ~350/s).
+      const all = st.hosts.reduce((n, h) => n + (h.view?.broker.failedHandshakes ?? 0), 0);
+      expect(all).toBeLessThan(300);
     });
   },
   tcpdumpMissing,

@@ -11,6 +11,7 @@ import { suiteTempDirs } from '../support/tmp.js';
 
 const suiteDir = suiteTempDirs();
 import { servedClusterSize } from '../../agent/src/election/core.js';
+import { clusterId } from '../../agent/src/daemon/snapshot.js';
 
 describe('stopper', () => {
   it('stops every part, the last started first, and reports every failure at once', async () => {
@@ -74,3 +75,14 @@ describe('servedClusterSize (table)', () => {
   });
 });
 
+
+describe('clusterId (table)', () => {
+  it.each([
+    ['on its broker', { host: 'h1', connected: true }, ['h1', 'h4'], 'c@h1'],
+    ['between brokers, others still in view', { host: 'h1', connected: false }, ['h1', 'h2', 'h4'], 'c@h1'],
+    ['refused by every broker, alone', { host: 'h1', connected: false }, ['h4'], 'c@h4'],
+    ['never connected', { host: null, connected: false }, ['h4'], null],
+  ])('%s', (_t, rendezvous, view, id) => {
+    expect(clusterId('c', 'h4', rendezvous, view)).toBe(id);
+  });
+});

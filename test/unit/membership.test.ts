@@ -57,6 +57,36 @@ describe('membership core (one agent, fake time)', () => {
     expect(core.onProbe(500, 'h1', false)).toContainEqual({ type: 'connect', target: card('h3') });
   });
 
+  it('a host whose own broker refuses it (revoked) tries it again after a doubling wait, not at once', () => {
+    const core = new MembershipCore(card('h3'), { cluster: 'c', timings: TIMINGS, hasSeeds: false }, [{ ...card('h1'), lastSeen: 1 }]);
+    core.start(0);
+    expect(core.onProbe(0, 'h1', false)).toContainEqual({ type: 'connect', target: card('h3') });
+    const connects = (a: ReturnType<typeof core.tick>) => a.filter((x) => x.type === 'connect');
+    // Refused: 100 ms, then 200, 400, 800, then the probe interval (1000) at most.
+    const at: number[] = [];
+    let t = 0;
+    expect(connects(core.onConnectFailed(t, 'h3'))).toEqual([]);
+    while (at.length < 6) {
+      t += 10;
+      let a = core.tick(t);
+      // h1 is probed again each probe interval; it stays unreachable.
+      if (a.some((x) => x.type === 'probe')) a = [...a, ...core.onProbe(t, 'h1', false)];
+      const c = connects(a);
+      if (c.length) {
+        at.push(t);
+        expect(connects(core.onConnectFailed(t, 'h3'))).toEqual([]);
+      }
+    }
+    const waits = at.map((x, i) => x - (i ? at[i - 1]! : 0));
+    expect(waits).toEqual([100, 200, 400, 800, 1000, 1000]);
+    // Once its broker takes it, the next refusal starts again from 100 ms.
+    core.onSessionUp(t, 'h3');
+    expect(connects(core.onSessionDown(t + 5, 'h3'))).toEqual([{ type: 'connect', target: card('h3') }]);
+    core.onConnectFailed(t + 10, 'h3');
+    expect(connects(core.tick(t + 109))).toEqual([]);
+    expect(connects(core.tick(t + 110))).toEqual([{ type: 'connect', target: card('h3') }]);
+  });
+
   it('re-probes better members once per probe interval while on a lesser broker', () => {
     const core = new MembershipCore(card('h3'), { cluster: 'c', timings: TIMINGS, hasSeeds: false }, [{ ...card('h1'), lastSeen: 1 }]);
     core.start(0);

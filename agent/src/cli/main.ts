@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { InfravisorError, errorMessage } from '../util/errors.js';
+import { AGENT_VERSION } from '../util/paths.js';
 
 /**
  * The `infravisor` command. Each subcommand loads its own modules when it runs, so that the
  * long-running agent does not carry the lab's or the tools' code in memory.
  */
 const program = new Command();
-program.name('infravisor').description('Fault-handling agent for clusters of Raspberry-Pi-class hosts').showHelpAfterError();
+program.name('infravisor').description('Fault-handling agent for clusters of Raspberry-Pi-class hosts').version(AGENT_VERSION).showHelpAfterError();
 // Usage errors throw (subcommands made after this inherit it); the handler below exits 2.
 program.exitOverride();
 

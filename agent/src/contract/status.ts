@@ -86,6 +86,8 @@ export interface AgentStatus {
   v: 1;
   host: string;
   address: string;
+  /** The agent's release (its package version). */
+  version: string;
   incarnation: number;
   uptimeMs: number;
   rendezvous: MembershipSnapshot['rendezvous'];
@@ -96,7 +98,8 @@ export interface AgentStatus {
   link: LinkStatus | null;
   cluster: {
     name: string;
-    /** CLUSTER@RENDEZVOUS: the hosts that meet on one broker. */
+    /** CLUSTER@RENDEZVOUS: the hosts that meet on one broker; CLUSTER@SELF for a host with no
+     * session that sees no one else (refused by every broker). */
     id: string | null;
     term: number;
     primary: string | null;

@@ -7,6 +7,7 @@ import type { MembershipCore } from '../membership/core.js';
 import type { EventLog } from './events.js';
 import type { FactsWatch } from './facts-watch.js';
 import type { PeerWatch } from './peers.js';
+import { AGENT_VERSION } from '../util/paths.js';
 
 /** The status document (contract/status.ts), assembled from each part's own section. */
 export function snapshot(p: {
@@ -33,6 +34,7 @@ export function snapshot(p: {
     v: 1,
     host: p.cfg.host.name,
     address: p.cfg.host.address,
+    version: AGENT_VERSION,
     incarnation: p.incarnation,
     uptimeMs: p.now - p.startedAt,
     rendezvous: core.rendezvous,
@@ -43,7 +45,7 @@ export function snapshot(p: {
     link: p.link.status(),
     cluster: {
       name: p.cfg.cluster,
-      id: core.rendezvous.host ? `${p.cfg.cluster}@${core.rendezvous.host}` : null,
+      id: clusterId(p.cfg.cluster, p.cfg.host.name, core.rendezvous, core.view),
       term: el.term,
       primary: el.primary,
       members: core.view,
@@ -59,4 +61,13 @@ export function snapshot(p: {
     dropped: { ...p.drops },
     events: p.events.recent(20),
   };
+}
+
+/**
+ * CLUSTER@RENDEZVOUS. A host with no session that sees nobody else (every broker refuses it, its
+ * own included: a revoked host) is a cluster of its own, not of the broker it last had.
+ */
+export function clusterId(cluster: string, self: string, rendezvous: { host: string | null; connected: boolean }, view: readonly string[]): string | null {
+  if (!rendezvous.host) return null;
+  return `${cluster}@${rendezvous.connected || view.some((h) => h !== self) ? rendezvous.host : self}`;
 }

@@ -27,3 +27,19 @@ export function chooseRendezvous(
   }
   return { target: null, probe };
 }
+
+/** Refusals in a row of this host's own broker, and the time before which it is not tried again. */
+export interface SelfRetry {
+  failures: number;
+  until: number;
+}
+
+/**
+ * The wait after another refusal by this host's own broker (its certificate revoked, its broker
+ * down): 100 ms, doubling up to the probe interval. An immediate retry made ~350 refused
+ * handshakes a second, a core burnt on a Pi.
+ */
+export function selfRetry(prev: SelfRetry | null, now: number, probeIntervalMs: number): SelfRetry {
+  const failures = (prev?.failures ?? 0) + 1;
+  return { failures, until: now + Math.min(probeIntervalMs, 100 * 2 ** (failures - 1)) };
+}

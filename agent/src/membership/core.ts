@@ -3,7 +3,7 @@ import type { MembershipSnapshot } from '../contract/status.js';
 import { memberRows, type Action, type CoreOptions, type Member, type SessionInfo } from './types.js';
 
 export type { Action, Member } from './types.js';
-import { chooseRendezvous } from './choose.js';
+import { chooseRendezvous, selfRetry, type SelfRetry } from './choose.js';
 import { compareRank, sameCard } from './rank.js';
 
 /**
@@ -38,6 +38,8 @@ export class MembershipCore {
   private isolated = false;
   /** Brokers whose cluster excluded this host (it does not reach all their members). */
   private readonly barred = new Set<string>();
+  /** This host's own broker refused it (revoked, or down): when to try it again (selfRetry). */
+  private selfRetry: SelfRetry | null = null;
 
   constructor(
     public self: MemberCard,
@@ -110,6 +112,7 @@ export class MembershipCore {
 
   onConnectFailed(now: number, host: string): Action[] {
     if (this.connecting === host) this.connecting = null;
+    if (host === this.self.host) this.selfRetry = selfRetry(this.selfRetry, now, this.opts.timings.probeIntervalMs);
     this.reach.set(host, { ok: false, at: now });
     if (this.hint === host) this.hint = null;
     return [{ type: 'event', name: 'rendezvous-connect-failed', fields: { member: host } }, ...this.plan(now)];
@@ -120,6 +123,7 @@ export class MembershipCore {
     if (this.connecting === host) this.connecting = null;
     this.session = { host, up: true, since: now };
     this.everConnected = true;
+    if (host === this.self.host) this.selfRetry = null;
     this.hint = null;
     // Members seen on the old broker have `settleMs` to show up on the new one.
     for (const m of this.members.values()) {
@@ -324,7 +328,8 @@ export class MembershipCore {
       return [];
     }
 
-    const choice = chooseRendezvous(this.ranked(), { self: this.self.host, current, barred: this.barred, reach: (h) => this.reachState(h, now) });
+    const barred = this.selfRetry && now < this.selfRetry.until ? new Set([...this.barred, this.self.host]) : this.barred;
+    const choice = chooseRendezvous(this.ranked(), { self: this.self.host, current, barred, reach: (h) => this.reachState(h, now) });
     for (const c of choice.probe) wantProbe(c);
     const target = choice.target;
     const out = probeAction();

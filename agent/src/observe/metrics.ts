@@ -40,6 +40,16 @@ function build(p: PromClient, src: MetricsSource) {
     });
   const isCcpHost = (s: AgentStatus) => s.ccp.role === 'server' && s.cluster.ccp?.host === s.host;
   gauge('infravisor_up', 'The agent runs (always 1 when scraped).', () => 1);
+  new p.Gauge({
+    name: 'infravisor_build_info',
+    help: 'The agent\'s release, as a label (always 1).',
+    labelNames: ['version'],
+    registers: [register],
+    collect() {
+      this.reset();
+      this.set({ version: src.status().version }, 1);
+    },
+  });
   gauge('infravisor_is_primary', 'This host is the primary of its cluster.', (s) => (s.role === 'primary' ? 1 : 0));
   gauge('infravisor_is_ccp_host', 'This host runs its cluster\'s CCP server.', (s) => (isCcpHost(s) ? 1 : 0));
   gauge('infravisor_cluster_members', 'Members of this host\'s cluster (its view), itself included.', (s) => s.cluster.members.length);
