@@ -4,10 +4,10 @@ import { sleep, summarize, table, writeResult } from './lib.js';
 import { etcdTrials, keepalivedTrials, peersAvailable } from './peers.js';
 
 /**
- * `npm run bench -- failover [--sizes 5,16] [--trials 10]`: in one lab per size, repeatedly
+ * `npm run bench -- failover [--sizes 5,16] [--trials 10] [--no-vip]`: in one lab per size, repeatedly
  * cut the CCP host and measure, from the cable pull: (a) a new primary on the other side,
  * (b) the second CCP started there, (c) that CCP ready and every member of the side following
- * it; and from the restore: (d) one cluster with one CCP again. Status is polled every 100 ms,
+ * it and a Ready node in its API, and (c) − (r), (r) being that CCP ready; and from the restore: (d) one cluster with one CCP again. Status is polled every 100 ms,
  * so each figure carries up to ~100 ms of polling granularity (and a status round of its own).
  * Then, in the same lab, the same cable pull against keepalived (VRRP) and a 3-member etcd
  * (bench/peers.ts), unless --no-peers; the table ends with the ratios.
@@ -31,7 +31,7 @@ export async function failover(args: string[]): Promise<void> {
   const results: Record<string, unknown> = {};
   for (const n of sizes) {
     await lab.down(name).catch(() => undefined);
-    const up = await lab.up({ name, hosts: n, subnet: '10.91.0.0/24', arch });
+    const up = await lab.up({ name, hosts: n, subnet: '10.91.0.0/24', arch, ...(args.includes('--no-vip') ? { vip: false } : {}) });
     if (arch !== 'native') {
       const boots = Object.keys(up.readyAt).map((h) => up.readyAt[h]! - up.startedAt[h]!);
       process.stdout.write(`N=${n} ${arch} VM boot to agent ready: ${boots.join(', ')} ms\n`);
@@ -39,7 +39,7 @@ export async function failover(args: string[]): Promise<void> {
       const s = summarize(boots);
       rows.push([n, `${arch} VM boot → agent ready`, s.n, s.min, s.median, s.p90, s.max]);
     }
-    const m: Record<'a' | 'b' | 'c' | 'd', number[]> = { a: [], b: [], c: [], d: [] };
+    const m: Record<'a' | 'b' | 'r' | 'c' | 'f' | 'd', number[]> = { a: [], b: [], r: [], c: [], f: [], d: [] };
     const peerRows: (string | number)[][] = [];
     try {
       const until = async (pred: (st: LabStatus) => boolean, timeoutMs = arch === 'native' ? 60_000 : 300_000) => {
@@ -60,6 +60,7 @@ export async function failover(args: string[]): Promise<void> {
         await lab.cut(name, cut);
         let a = 0;
         let b = 0;
+        let r = 0;
         await until((st) => {
           const s = side(st, cut);
           const now = Date.now() - t0;
@@ -67,18 +68,24 @@ export async function failover(args: string[]): Promise<void> {
           // another host, which then simply stays): a primary on the other side.
           if (s && s.primary && !a && before.primary === cut) a = now;
           if (s?.ccp && s.ccp.host !== cut && st.hosts.find((h) => h.name === s.ccp!.host)?.ccpRunning && !b) b = now;
-          const done = s?.ccp && s.ccp.host !== cut && s.ccp.ready && st.hosts.filter((h) => s.members.includes(h.name) && h.name !== s.ccp!.host).every((h) => h.following === s.ccp!.endpoint);
+          if (s?.ccp && s.ccp.host !== cut && s.ccp.ready && !r) r = now;
+          // (c): the new CCP ready, every member of the side following it and, in that CCP's own
+          // API, a Ready node of it (its k3s agent reached it).
+          const done = s?.ccp && s.ccp.host !== cut && s.ccp.ready && st.hosts.filter((h) => s.members.includes(h.name) && h.name !== s.ccp!.host).every((h) => h.following === s.ccp!.endpoint) && s.members.every((m) => s.ccp!.nodes?.some((x) => x.name === m && x.ready));
           return Boolean(done);
         });
         const c = Date.now() - t0;
         if (a) m.a.push(a);
         m.b.push(b || c);
+        m.r.push(r || c);
         m.c.push(c);
+        // (f): what the members add once the new CCP is ready (the rest is its own start).
+        m.f.push(c - (r || c));
         const t1 = Date.now();
         await lab.restore(name, cut);
         await until(settled);
         m.d.push(Date.now() - t1);
-        process.stdout.write(`N=${n} trial ${t + 1}: a ${a ? `${a} ms` : '- (the primary was not cut)'}, b ${m.b.at(-1)} ms, c ${c} ms, merge ${m.d.at(-1)} ms\n`);
+        process.stdout.write(`N=${n} trial ${t + 1}: a ${a ? `${a} ms` : '- (the primary was not cut)'}, b ${m.b.at(-1)} ms, ready ${m.r.at(-1)} ms, c ${c} ms, merge ${m.d.at(-1)} ms\n`);
         await sleep(2000);
       }
       if (peers && n >= 3) {
@@ -100,7 +107,7 @@ export async function failover(args: string[]): Promise<void> {
       await lab.down(name);
     }
     results[`N=${n}`] = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { ...summarize(v), samples: v }]));
-    for (const [k, label] of [['a', '(a) new primary'], ['b', '(b) second CCP started'], ['c', '(c) CCP ready, all following'], ['d', '(d) restore → merged']] as const) {
+    for (const [k, label] of [['a', '(a) new primary'], ['b', '(b) second CCP started'], ['r', '(r) second CCP ready'], ['c', '(c) CCP ready, all following, Ready nodes'], ['f', '(c) − (r): the members, once it is ready'], ['d', '(d) restore → merged']] as const) {
       const s = summarize(m[k]);
       rows.push([n, label, s.n, s.min, s.median, s.p90, s.max]);
     }

@@ -45,7 +45,7 @@ async function until(pred: () => Promise<boolean>, timeoutMs: number, pollMs: nu
  * `pids()` gives each host's keepalived processes (the parent and its VRRP child) for CPU readings. */
 export function startKeepalived(name: string, hosts: LabHost[]): { pids(): number[][]; stop(): Promise<void> } {
   const rec = loadRecord(name);
-  const vip = rec.hosts[0]!.address.replace(/\.\d+$/, '.250');
+  const vip = rec.hosts[0]!.address.replace(/\.\d+$/, '.249');
   const dir = join(rec.dir, 'peers', 'keepalived');
   mkdirSync(dir, { recursive: true });
   const children: ChildProcess[] = [];
@@ -65,7 +65,7 @@ export function startKeepalived(name: string, hosts: LabHost[]): { pids(): numbe
 export async function keepalivedTrials(name: string, trials: number): Promise<number[]> {
   const rec = loadRecord(name);
   const hosts = rec.hosts.slice(0, 3);
-  const vip = rec.hosts[0]!.address.replace(/\.\d+$/, '.250');
+  const vip = rec.hosts[0]!.address.replace(/\.\d+$/, '.249');
   const holder = async (): Promise<string | null> => {
     for (const h of hosts) {
       if (h.name === skip) continue;

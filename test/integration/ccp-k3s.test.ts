@@ -7,7 +7,7 @@ import { CcpStartError } from '../../agent/src/ccp/errors.js';
 import { K3sDriver } from '../../agent/src/ccp/k3s/driver.js';
 import { SupervisedServices } from '../../agent/src/ccp/service.js';
 import { Secret } from '../../agent/src/config/secret.js';
-import { K3S_BIN, nodesOf } from '../support/k3s.js';
+import { K3S_BIN } from '../support/k3s.js';
 import { waitFor } from '../support/wait.js';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +34,8 @@ const s2 = hostEnv('s2', '127.0.0.72');
 const a1 = hostEnv('a1', '127.0.0.73');
 const a2 = hostEnv('a2', '127.0.0.74');
 const all = [s1, s2, a1, a2];
-const serverSpec = (h: typeof s1, generation: number) => ({ cluster: 'lab', generation, host: h.host, ccp, local: h.local, token });
+// Two servers share this network namespace here, as no two Pis would: each binds its own address.
+const serverSpec = (h: typeof s1, generation: number) => ({ cluster: 'lab', generation, host: h.host, ccp: { ...ccp, k3s: { ...ccp.k3s, server: { 'bind-address': h.address } } }, local: h.local, token });
 const agentSpec = (h: typeof s1, server: typeof s1) => ({ cluster: 'lab', host: h.host, serverUrl: server.endpoint, ccp, local: h.local, token });
 
 afterAll(async () => {
@@ -86,7 +87,7 @@ describe('the k3s CCP driver with supervised processes', () => {
   it('members follow the CCP: their k3s agents register; following again is a no-op', async () => {
     expect(await a1.driver.follow(agentSpec(a1, s1))).toBe(true);
     expect(await a2.driver.follow(agentSpec(a2, s1))).toBe(true);
-    await waitFor(async () => (await nodesOf(s1.endpoint, token)).filter((n) => n.ready).map((n) => n.name).sort().join() === 'a1,a2,s1', 15_000, 'a1, a2 registered with s1');
+    await waitFor(async () => (await s1.driver.nodes(s1.endpoint)).filter((n) => n.ready).map((n) => n.name).sort().join() === 'a1,a2,s1', 15_000, 'a1, a2 registered with s1');
     const pid = await a1.services.mainPid('k3s-agent');
     expect(await a1.driver.follow(agentSpec(a1, s1))).toBe(false);
     expect(await a1.services.mainPid('k3s-agent')).toBe(pid);
@@ -98,7 +99,7 @@ describe('the k3s CCP driver with supervised processes', () => {
     await waitFor(async () => (await s2.driver.health(s2.endpoint)).ready, 15_000, 's2 ready');
     expect(await a1.driver.follow(agentSpec(a1, s2))).toBe(true);
     expect(await a2.driver.follow(agentSpec(a2, s2))).toBe(true);
-    await waitFor(async () => (await nodesOf(s2.endpoint, token)).filter((n) => n.ready).map((n) => n.name).sort().join() === 'a1,a2,s2', 15_000, 'a1, a2 registered with s2');
+    await waitFor(async () => (await s2.driver.nodes(s2.endpoint)).filter((n) => n.ready).map((n) => n.name).sort().join() === 'a1,a2,s2', 15_000, 'a1, a2 registered with s2');
     const cache = JSON.parse(readFileSync(join(a1.local.dataDir, 'agent', 'etc', 'k3s-agent-load-balancer.json'), 'utf8'));
     expect(cache.ServerAddresses).toEqual([`127.0.0.72:${port}`]);
   });

@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import type { LabStatus } from '../../agent/src/lab/status.js';
 import { canReach } from '../../agent/src/lab/partition.js';
+import { servicesOf } from '../../agent/src/lab/netns-backend.js';
+import { loadRecord } from '../../agent/src/lab/record.js';
 import { lab, labDescribe } from '../support/lab.js';
 import { converged as convergedIn, settled } from '../support/converged.js';
 import { reportLogsOnFailure } from '../support/failure-logs.js';
@@ -19,6 +21,11 @@ const converged = (what: string, expected: (st: LabStatus) => boolean = () => tr
   convergedIn(NAME, what, { expected, reach, timeoutMs, everyMs: 200 });
 
 const clusterOf = (st: LabStatus, h: string) => st.clusters.find((c) => c.members.includes(h))!;
+
+/** The pid of each host's k3s agent (null: none runs). */
+const k3sAgents = async () => Object.fromEntries(await Promise.all(loadRecord(NAME).hosts.map(async (h) => [h.name, await servicesOf(h).mainPid('k3s-agent')] as const)));
+/** The hosts that hold the cluster's virtual address, as their agents report. */
+const vipHolders = (st: LabStatus) => st.hosts.filter((h) => h.view?.ccp.vip).map((h) => h.name);
 
 async function healAndCheck(): Promise<LabStatus> {
   await lab.heal(NAME);
@@ -47,6 +54,8 @@ labDescribe('fault handling: autonomous clusters on partition, merge on heal', (
   it('1. cut the CCP host: the rest elect a primary and run a second CCP; heal merges into one', async () => {
     const before = await lab.status(NAME);
     const ccpHost = before.clusters[0]!.ccp!.host;
+    expect(vipHolders(before)).toEqual([ccpHost]);
+    const agentsBefore = await k3sAgents();
     await lab.cut(NAME, ccpHost);
     const st = await converged('CCP host cut', (s) => s.clusters.length === 2);
     const rest = clusterOf(st, before.hosts.find((h) => h.name !== ccpHost)!.name);
@@ -55,8 +64,20 @@ labDescribe('fault handling: autonomous clusters on partition, merge on heal', (
     expect(rest.ccp!.host).not.toBe(ccpHost);
     expect(rest.ccp!.generation).toBeGreaterThan(before.clusters[0]!.ccp!.generation);
     expect(clusterOf(st, ccpHost).members).toEqual([ccpHost]);
+    // Each side's CCP host holds the cluster address; the members that stayed followers follow
+    // the new CCP in place: the same k3s agent process, now a Ready node of the new CCP (the
+    // invariants checked that).
+    expect(vipHolders(st).sort()).toEqual([ccpHost, rest.ccp!.host].sort());
+    const agentsCut = await k3sAgents();
+    const stayed = rest.members.filter((h) => h !== rest.ccp!.host);
+    expect(stayed).toHaveLength(3);
+    for (const h of stayed) expect(agentsCut[h], `${h}'s k3s agent`).toBe(agentsBefore[h]);
     const healed = await healAndCheck();
     expect(healed.clusters[0]!.ccp!.host).toBe(rest.ccp!.host); // the larger side's CCP wins
+    // The loser gave the address up; the winner's followers were not restarted by the merge.
+    expect(vipHolders(healed)).toEqual([rest.ccp!.host]);
+    const agentsHealed = await k3sAgents();
+    for (const h of stayed) expect(agentsHealed[h], `${h}'s k3s agent after the merge`).toBe(agentsBefore[h]);
   });
 
   it('2. cut the primary when it is not the CCP host: a new primary, and no second CCP on that side', async () => {

@@ -1,4 +1,5 @@
-import type { CcpDriver, RunningCcp } from '../../agent/src/ccp/driver.js';
+import type { CcpDriver, CcpNode, RunningCcp } from '../../agent/src/ccp/driver.js';
+import type { VipPort } from '../../agent/src/ccp/vip.js';
 import type { Health } from '../../agent/src/ccp/health.js';
 import type { AgentSpec, RenderedFile, ServerSpec } from '../../agent/src/ccp/k3s/render.js';
 
@@ -36,6 +37,10 @@ export class FakeCcpDriver implements CcpDriver {
   async health(_endpoint: string): Promise<Health> {
     return { ready: this.ready, reachable: true, status: this.ready ? 200 : 503, detail: '', ms: 1 };
   }
+  nodeList: CcpNode[] = [];
+  async nodes(_endpoint: string): Promise<CcpNode[]> {
+    return this.nodeList;
+  }
   async stopServer(): Promise<void> {
     this.server = null;
   }
@@ -59,5 +64,25 @@ export class FakeCcpDriver implements CcpDriver {
   }
   async stopAgent(): Promise<void> {
     this.followingUrl = null;
+  }
+}
+
+/** The cluster address in memory: whether this host holds it, and every operation in order. */
+export class FakeVip implements VipPort {
+  held = new Set<string>();
+  readonly ops: string[] = [];
+  async hold(address: string): Promise<void> {
+    this.ops.push(`hold ${address}`);
+    this.held.add(address);
+  }
+  async release(address: string): Promise<void> {
+    this.ops.push(`release ${address}`);
+    this.held.delete(address);
+  }
+  async announce(address: string): Promise<void> {
+    this.ops.push(`announce ${address}`);
+  }
+  async forget(address: string): Promise<void> {
+    this.ops.push(`forget ${address}`);
   }
 }

@@ -1,4 +1,5 @@
 import { spawn, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 export const ROOTFS_CACHE = join(process.env.INFRAVISOR_CACHE ?? '/var/cache/infravisor', 'rootfs');
 
 /** Packages the hosts start with: what Ansible needs, and what the roles install from the distribution (the airgapped hosts' local mirror). */
-const INCLUDE = ['systemd', 'systemd-sysv', 'dbus', 'python3', 'python3-apt', 'iproute2', 'nftables', 'openssl', 'ca-certificates', 'systemd-timesyncd', 'containerd', 'runc', 'xz-utils'];
+const INCLUDE = ['systemd', 'systemd-sysv', 'dbus', 'python3', 'python3-apt', 'iproute2', 'iputils-arping', 'nftables', 'openssl', 'ca-certificates', 'systemd-timesyncd', 'containerd', 'runc', 'xz-utils'];
 
 const run = (argv: string[], input?: string) => execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
 
@@ -32,7 +33,8 @@ export function debianMirror(): string {
 
 /** The cached rootfs for `arch` (amd64 or arm64), made with debootstrap when missing. */
 export function rootfs(arch: 'amd64' | 'arm64'): string {
-  const dir = join(ROOTFS_CACHE, `bookworm-${arch}`);
+  // Keyed on the package list: a cache made with another list is not reused.
+  const dir = join(ROOTFS_CACHE, `bookworm-${arch}-${createHash('sha256').update(INCLUDE.join(',')).digest('hex').slice(0, 8)}`);
   if (existsSync(join(dir, '.complete'))) return dir;
   const tmp = `${dir}.tmp`;
   rmSync(tmp, { recursive: true, force: true });

@@ -23,6 +23,7 @@ const variants: [string, unknown][] = [
         server: { 'cluster-cidr': '10.42.0.0/16', 'kube-apiserver-arg': ['max-requests-inflight=200'] },
         agent: { 'kubelet-arg': ['max-pods=60'] },
       },
+      vip: { address: '192.168.1.250' },
       manifests: [
         { name: 'web', content: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n' },
         { name: 'sensors', content: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sensors\n' },
@@ -61,6 +62,8 @@ describe('a CCP configuration k3s would reject or ignore is refused, naming the 
     ['a misspelt server key', { k3s: { server: { 'tls-sans': ['x'] } } }, 'tls-sans', /did you mean tls-san\?/],
     ['an agent-only list used for a server-only key', { k3s: { agent: { 'cluster-init': true } } }, 'cluster-init', /k3s agent has no such option/],
     ['a key infravisor manages', { k3s: { server: { 'data-dir': '/x' } } }, 'data-dir', /managed by infravisor/],
+    ['the kubeconfig path, which infravisor reads', { k3s: { server: { 'write-kubeconfig': '/tmp/k.yaml' } } }, 'write-kubeconfig', /managed by infravisor/],
+    ['a cluster address that is the host\'s own', { vip: { address: '192.168.1.11' } }, 'vip', /is the address of host pi1; choose a free address/],
   ])('%s', (_what, ccp, key, message) => {
     const run = () => {
       renderServerFiles(spec(ccp));

@@ -11,7 +11,7 @@ import { suiteTempDirs } from '../support/tmp.js';
 
 const suiteDir = suiteTempDirs();
 import { servedClusterSize } from '../../agent/src/election/core.js';
-import { clusterId } from '../../agent/src/daemon/snapshot.js';
+import { ccpReady, clusterId } from '../../agent/src/daemon/snapshot.js';
 
 describe('stopper', () => {
   it('stops every part, the last started first, and reports every failure at once', async () => {
@@ -84,5 +84,24 @@ describe('clusterId (table)', () => {
     ['never connected', { host: null, connected: false }, ['h4'], null],
   ])('%s', (_t, rendezvous, view, id) => {
     expect(clusterId('c', 'h4', rendezvous, view)).toBe(id);
+  });
+});
+
+describe('ccpReady (table)', () => {
+  const a = { host: 'h2', generation: 4 };
+  const server = (generation: number, state: 'starting' | 'ready' | null) => ({ role: 'server', generation, state });
+  const agent = { role: 'agent', generation: 3, state: null };
+  it.each<[string, typeof a | null, string, { report: ReturnType<typeof server> | typeof agent; ready: boolean }, ReturnType<typeof server> | typeof agent | null, boolean]>([
+    ['no CCP assigned', null, 'h1', { report: agent, ready: true }, null, false],
+    ['this host was just chosen: its probe still says it reached the old CCP', a, 'h2', { report: agent, ready: true }, null, false],
+    ['this host serves the generation and its probe says ready', a, 'h2', { report: server(4, 'ready'), ready: true }, null, true],
+    ['this host was just chosen and its server is starting (the follower probe\'s flag left over)', a, 'h2', { report: server(4, 'starting'), ready: true }, null, false],
+    ['this host serves an older generation', a, 'h2', { report: server(3, 'ready'), ready: true }, null, false],
+    ['the CCP host reports the generation ready', a, 'h1', { report: agent, ready: false }, server(4, 'ready'), true],
+    ['the CCP host reports it starting', a, 'h1', { report: agent, ready: false }, server(4, 'starting'), false],
+    ['the CCP host reports an older generation ready', a, 'h1', { report: agent, ready: false }, server(3, 'ready'), false],
+    ['the CCP host is not a server', a, 'h1', { report: agent, ready: true }, agent, false],
+  ])('%s', (_n, assignment, self, own, hostReport, want) => {
+    expect(ccpReady(assignment, self, own, hostReport)).toBe(want);
   });
 });

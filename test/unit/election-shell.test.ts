@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ElectionShell } from '../../agent/src/election/shell.js';
 import type { CcpPort, LocalCcpGoal } from '../../agent/src/ccp/goal.js';
-import type { CcpReport } from '../../agent/src/contract/index.js';
+import type { CcpReport, Claim } from '../../agent/src/contract/index.js';
 import { TimingsSchema } from '../../agent/src/config/schema.js';
 import { electionFile } from '../../agent/src/election/store.js';
 import { CcpConfigSchema } from '../../agent/src/config/ccp.js';
@@ -21,6 +21,7 @@ const KEY = `${CCP.generation}@${CCP.endpoint}`;
 /** The CCP as the election sees it: a typed double of the controller's port. */
 class CcpStub implements CcpPort {
   report: CcpReport = { role: 'agent', generation: 3, state: null, endpoint: CCP.endpoint, reach: null, clusterSize: null };
+  followedHost: string | null = CCP.host;
   goals: LocalCcpGoal[] = [];
   setGoal(goal: LocalCcpGoal): void {
     this.goals.push(goal);
@@ -28,15 +29,15 @@ class CcpStub implements CcpPort {
 }
 
 /** A shell on h2 that knows (from disk) the CCP on h1, and hears h1's heartbeats as `silence` says. */
-function shellOn(silence: () => number | null) {
+function shellOn(silence: () => number | null, ccp = new CcpStub(), dead: () => boolean = () => false) {
   const dir = mkdtempSync(join(tmpdir(), 'ivr-shell-'));
   dirs.push(dir);
   const file = electionFile(dir);
   file.write({ highestTerm: 4, highestGeneration: 3, config: null, lastCcp: CCP });
   const shell = new ElectionShell({
     cluster: 'c', self: () => ({ host: 'h2', address: '10.0.0.2', port: 1883, priority: 0, cores: 4, memMB: 4096 }), port: 6443,
-    timings: TimingsSchema.parse({}), configured: CcpConfigSchema.parse({}), file, ccp: new CcpStub(), log: silentLogger(),
-    publish: () => undefined, presenceChanged: () => undefined, onExcluded: () => undefined, silence: () => silence(),
+    timings: TimingsSchema.parse({}), configured: CcpConfigSchema.parse({}), file, ccp, log: silentLogger(),
+    publish: () => undefined, presenceChanged: () => undefined, onExcluded: () => undefined, silence: () => silence(), dead: () => dead(),
   });
   shell.load(0, false);
   return shell;
@@ -66,5 +67,23 @@ describe('election shell: when the CCP counts as lost (table)', () => {
     expect(shell.reachReport(3000)).toBeNull();
     silent = 900;
     expect(shell.reachReport(3000)).toBe(true);
+  });
+});
+
+describe('election shell: a follower that just changed broker', () => {
+  const h3 = { host: 'h3', address: '10.0.0.3', port: 1883, priority: 10, cores: 4, memMB: 4096 };
+  const newCcp = { host: 'h3', generation: 4, endpoint: 'https://10.0.0.3:6443' };
+  const claim: Claim = { v: 1, cluster: 'c', term: 5, primary: 'h3', members: ['h2', 'h3'], ccp: newCcp, placement: '', configRevision: 1, ts: 0 };
+  it.each<[string, boolean, LocalCcpGoal['role']]>([
+    ['keeps the CCP it follows while settling, if that CCP host is not dead by its heartbeats (a heal: the merge must count it on its old side)', false, 'keep'],
+    ['follows the new CCP at once if that CCP host is dead by its heartbeats (a failover: no merge can count it)', true, 'agent'],
+  ])('%s', (_n, dead, role) => {
+    const ccp = new CcpStub();
+    const shell = shellOn(() => null, ccp, () => dead);
+    shell.brokerChanged(1000);
+    shell.onClaim(claim, 'h3');
+    shell.step(1500, [{ card: h3, ccp: { role: 'server', generation: 4, state: 'ready', endpoint: newCcp.endpoint, reach: true, clusterSize: 2 }, term: 5, unreachable: null }], ccp.report);
+    expect(ccp.goals.at(-1)?.role).toBe(role);
+    if (role === 'agent') expect(ccp.goals.at(-1)).toMatchObject({ assignment: newCcp });
   });
 });

@@ -11,12 +11,12 @@ const ep = (h: string) => `https://10.0.0.${h.slice(1)}:6443`;
 
 function host(name: string, o: { role?: 'primary' | 'follower'; following?: string | null; ccpRunning?: boolean; agent?: 'running' | 'stopped' } = {}): LabHostStatus {
   const view = { role: o.role ?? 'follower' } as Pick<AgentStatus, 'role'> as AgentStatus;
-  return { name, address: '', cable: 'in', loss: 0, agent: o.agent ?? 'running', pid: 1, following: o.following ?? null, ccpRunning: o.ccpRunning ?? false, metrics: null, view: o.agent === 'stopped' ? null : view };
+  return { name, address: '', cable: 'in', loss: 0, agent: o.agent ?? 'running', pid: 1, following: o.following ?? null, readyNode: null, ccpRunning: o.ccpRunning ?? false, metrics: null, view: o.agent === 'stopped' ? null : view };
 }
 
 function cluster(members: string[], o: Partial<LabCluster> & { ccpHost?: string | null } = {}): LabCluster {
   const ccpHost = o.ccpHost === undefined ? members[0]! : o.ccpHost;
-  return { id: `c@${members[0]}`, term: 1, primary: members[0]!, members, agreed: true, ccp: ccpHost ? { host: ccpHost, endpoint: ep(ccpHost), ready: true, generation: 1 } : null, ...o };
+  return { id: `c@${members[0]}`, term: 1, primary: members[0]!, members, agreed: true, ccp: ccpHost ? { host: ccpHost, endpoint: ep(ccpHost), ready: true, generation: 1, nodes: members.map((name) => ({ name, ready: true })) } : null, ...o };
 }
 
 /** h1 primary and CCP host, h2 and h3 following it: every invariant holds. */
@@ -45,6 +45,9 @@ describe('lab invariants (table)', () => {
     ['a CCP not ready', (s) => (s.clusters[0]!.ccp!.ready = false), /not ready/],
     ['no CCP process on its host', (s) => (s.hosts[0]!.ccpRunning = false), /no CCP process on h1/],
     ['a member following another endpoint', (s) => (s.hosts[2]!.following = ep('h2')), /h3 follows/],
+    ['a member that is not a Ready node of the CCP', (s) => (s.clusters[0]!.ccp!.nodes![2]!.ready = false), /h3 is not a Ready node of the CCP on h1/],
+    ['a member the CCP does not list', (s) => s.clusters[0]!.ccp!.nodes!.pop(), /h3 is not a Ready node/],
+    ['a CCP whose nodes were not read', (s) => (s.clusters[0]!.ccp!.nodes = null), /the CCP on h1 has not listed its nodes/],
     ['a CCP running on a host that is not the CCP host', (s) => (s.hosts[1]!.ccpRunning = true), /a CCP runs on h2/],
   ])('catches %s', (_n, breakIt, want) => {
     const s = healthy();

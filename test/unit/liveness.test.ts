@@ -88,6 +88,19 @@ describe('liveness core (table)', () => {
     expect([core.quiet('h2', 399), core.quiet('h2', 400), core.quiet('h3', 799), core.quiet('h3', 800), core.quiet('h4', 5000)]).toEqual([false, true, false, true, false]);
   });
 
+  it('dead: ten heartbeats missed at the rate it is heard (a watched peer after deadAfterMs, a mesh peer after unreachableAfterMs), also once it is no longer watched', () => {
+    const core = new LivenessCore('h1', 1, T);
+    core.watch(0, [peer('h2', 7, 'watch'), peer('h3', 7, 'mesh'), peer('h4', 7, 'mesh')]);
+    core.onHeartbeat(0, hb(1, 7, 'h2'), from);
+    core.onHeartbeat(0, hb(1, 7, 'h3'), from);
+    const d = T.deadAfterMs;
+    const u = T.unreachableAfterMs;
+    expect([core.dead('h2', d - 1), core.dead('h2', d), core.dead('h3', d), core.dead('h3', u - 1), core.dead('h3', u), core.dead('h4', u * 2)]).toEqual([false, true, false, false, true, false]);
+    // Out of the view (no longer watched): judged at the rate it was heard.
+    core.watch(10, []);
+    expect([core.dead('h2', d), core.dead('h3', d), core.dead('h3', u)]).toEqual([true, false, true]);
+  });
+
   it('a peer back from a restart is not reported unreachable for its silence while it was away', () => {
     const core = new LivenessCore('h1', 1, T);
     core.watch(0, [peer('h2', 7, 'mesh'), peer('h3', 7, 'mesh')]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TimingsSchema } from '../../agent/src/config/schema.js';
-import { agentElsewhere, probeDue, reachVerdict, recordAgentProbe, recordProbe, type ReachRecord } from '../../agent/src/election/reach.js';
+import { agentElsewhere, probeDeadline, probeDue, reachVerdict, recordAgentProbe, recordProbe, type ReachRecord } from '../../agent/src/election/reach.js';
 import { noteFailedHosts, selectClaim } from '../../agent/src/election/claims.js';
 import { chooseRendezvous, type ReachState } from '../../agent/src/membership/choose.js';
 import type { Claim, MemberCard } from '../../agent/src/contract/index.js';
@@ -59,6 +59,19 @@ describe('probeDue (table)', () => {
     ['calm and probed ccpProbeMs ago: due', { inFlight: false, calm: true, lastCalmProbe: 10_000 - t.ccpProbeMs }, 10_000, true],
   ])('%s', (_n, s, now, want) => {
     expect(probeDue(now, s, t)).toBe(want);
+  });
+});
+
+describe('probeDeadline (table)', () => {
+  const dt = TimingsSchema.parse({});
+  it.each<[string, boolean, { timeoutMs: number; dead: boolean }]>([
+    ['heard lately (or a pause, or never heard): the long deadline (a lossy link may need a SYN again)', false, { timeoutMs: 1500, dead: false }],
+    ['dead by its heartbeats: the short one', true, { timeoutMs: 300, dead: true }],
+  ])('%s', (_n, dead, want) => {
+    expect(probeDeadline(dead, dt)).toEqual(want);
+  });
+  it('never longer than ccpProbeTimeoutMs', () => {
+    expect(probeDeadline(true, { ...dt, ccpProbeTimeoutMs: 200 }).timeoutMs).toBe(200);
   });
 });
 

@@ -5,8 +5,13 @@ import { endpointTarget, endpointUrl, type CcpAssignment, type CcpReport } from 
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { retryDelay } from './backoff.js';
-import type { CcpDriver } from './driver.js';
+import type { CcpDriver, CcpNode } from './driver.js';
 import { goalKey, type CcpPort, type LocalCcpGoal } from './goal.js';
+import type { VipPort } from './vip.js';
+import { VipHolder } from './vip-holder.js';
+
+/** How long the CCP host reads its node list at the fast cadence for members that are not Ready nodes yet. */
+export const NODES_WAIT_MS = 15_000;
 
 /** A TCP reachability probe (transport/probe.ts in the daemon). */
 export type TcpProbe = (address: string, port: number, timeoutMs: number) => Promise<boolean>;
@@ -18,9 +23,11 @@ export interface CcpControllerOptions {
   token: string;
   /** The cluster configuration in force (the election's). */
   config: () => CcpConfig;
-  timings: Pick<Timings, 'ccpRetryFirstMs' | 'ccpRetryMaxMs' | 'ccpStraySweepMs' | 'ccpProbeTimeoutMs'>;
+  timings: Pick<Timings, 'ccpRetryFirstMs' | 'ccpRetryMaxMs' | 'ccpStraySweepMs' | 'ccpProbeTimeoutMs' | 'vipAnnounceMs' | 'ccpNodesMs'>;
   clock: Clock;
   probeTcp: TcpProbe;
+  /** The cluster's virtual address on this host (used when the CCP configuration has `vip`). */
+  vip?: VipPort;
   log: Logger;
   /** What runs here changed (the presence must say so). */
   onChange: () => void;
@@ -49,15 +56,55 @@ export class CcpController implements CcpPort {
   private failures = 0;
   private retry: NodeJS.Timeout | null = null;
   private lastSweep = -Infinity;
+  private followedHost_: string | null = null;
+  private nodes_: CcpNode[] | null = null;
+  /** Since when the node list has lacked a member of the view as a Ready node (null: complete). */
+  private incompleteSince: number | null = null;
+  private nodesAt = -Infinity;
+  private viewKey = '';
+  /** The election has given this host a server goal (and no follow since). */
+  private serverGoal = false;
+  private readonly vip: VipHolder;
 
-  constructor(private readonly driver: CcpDriver, private readonly o: CcpControllerOptions) {}
+  constructor(private readonly driver: CcpDriver, private readonly o: CcpControllerOptions) {
+    this.vip = new VipHolder({
+      port: o.vip,
+      // Only once the election has given this host a server goal: after a restart, an adopted
+      // server's host does not announce the address before a claim names it.
+      wanted: () => (this.serverGoal && this.report_.role === 'server' ? (o.config().vip?.address ?? null) : null),
+      configured: () => o.config().vip?.address ?? null,
+      ownAddresses: o.self.addresses, clock: o.clock, timings: o.timings, log: o.log, onEvent: o.onEvent,
+    });
+  }
 
   get report(): CcpReport {
     return this.report_;
   }
 
+  get followedHost(): string | null {
+    return this.report_.role === 'agent' ? this.followedHost_ : null;
+  }
+
   get status() {
-    return { ...this.report_, following: this.following_, ready: this.ready, lastError: this.lastError };
+    return { ...this.report_, following: this.following_, ready: this.ready, lastError: this.lastError, vip: this.vip.address, nodes: this.nodes_ };
+  }
+
+  /**
+   * On the CCP host: whether its probes may slow down — the server is ready and lists every
+   * member of the view as a Ready node (or has not for NODES_WAIT_MS: a member whose k3s agent
+   * does not come is no reason to probe fast for good). Until then the node list is read at
+   * the fast cadence, so status shows members joining within ccpFastProbeMs.
+   */
+  serverCalm(view: readonly string[]): boolean {
+    if (!this.ready) return false;
+    const nodes = this.nodes_;
+    const complete = nodes !== null && view.every((h) => nodes.some((n) => n.name === h && n.ready));
+    const now = this.o.clock.now();
+    const key = view.join();
+    if (complete || key !== this.viewKey) this.incompleteSince = null; // a new view: a fresh wait
+    this.viewKey = key;
+    if (!complete) this.incompleteSince ??= now;
+    return complete || now - this.incompleteSince! >= NODES_WAIT_MS;
   }
 
   /** After a restart: take over a CCP server or agent left running by the previous process. */
@@ -146,11 +193,20 @@ export class CcpController implements CcpPort {
     }
     this.set({ ...this.report_, role: 'server', generation: a.generation, state: 'starting', endpoint: a.endpoint });
     this.following_ = null;
+    this.followedHost_ = null;
+    this.serverGoal = true;
+    this.ready = false; // a follower's last probe said nothing about this server
+    this.nodes_ = null; // nor does an earlier generation's node list
     const r = await this.driver.startServer({ cluster: this.o.cluster, generation: a.generation, host: this.o.self, ccp: this.o.config(), local: this.o.local, token: this.o.token });
     this.o.log.info({ generation: a.generation, output: r.output }, 'CCP server applied');
+    // The server runs whatever becomes of the address: the probes try again.
+    await this.vip.take().catch((err) => this.o.log.error({ err: errorMessage(err) }, 'could not take the cluster address'));
   }
 
   private async follow(a: CcpAssignment): Promise<void> {
+    // At a merge the loser gives the cluster address up first, before its server stops.
+    this.serverGoal = false;
+    await this.vip.giveUp();
     const running = await this.driver.adopt();
     if (running?.active) {
       const where = await this.driver.archiveServer(`lost to generation ${a.generation} on ${a.host}`);
@@ -158,25 +214,46 @@ export class CcpController implements CcpPort {
       this.o.onEvent?.('ccp-archived', { generation: running.generation, archive: where, reason: `lost the merge to ${a.host}` });
     }
     this.set({ ...this.report_, role: 'agent', generation: a.generation, state: null, endpoint: a.endpoint });
-    const changed = await this.driver.follow({ cluster: this.o.cluster, host: this.o.self, serverUrl: a.endpoint, ccp: this.o.config(), local: this.o.local, token: this.o.token });
+    this.nodes_ = null;
+    const ccp = this.o.config();
+    const serverUrl = ccp.vip ? endpointUrl(ccp.vip.address, endpointTarget(a.endpoint).port) : a.endpoint;
+    const changed = await this.driver.follow({ cluster: this.o.cluster, host: this.o.self, serverUrl, ccp, local: this.o.local, token: this.o.token });
     this.following_ = a.endpoint;
-    if (changed) this.o.log.info({ endpoint: a.endpoint, generation: a.generation }, 'k3s agent now follows the CCP');
+    if (ccp.vip && this.followedHost_ !== a.host) await this.vip.forgetNeighbour(ccp.vip.address);
+    this.followedHost_ = a.host;
+    if (changed) this.o.log.info({ endpoint: a.endpoint, server: serverUrl, generation: a.generation }, 'k3s agent now follows the CCP');
+    else if (ccp.vip) this.o.log.info({ endpoint: a.endpoint, server: serverUrl, generation: a.generation }, 'k3s agent follows the CCP in place, through the cluster address');
   }
 
-  /** Probes the CCP this host runs (readiness with the CA) or follows (reachability). */
-  async probe(assignment: CcpAssignment | null): Promise<boolean | null> {
+  /**
+   * Probes the CCP this host runs (readiness with the CA, then its node list) or follows
+   * (reachability, within `timeoutMs`). `contested`: on the CCP host, members of its view follow
+   * another CCP (a merge under way); it holds its announcements of the cluster address back.
+   */
+  async probe(assignment: CcpAssignment | null, contested = false, timeoutMs = this.o.timings.ccpProbeTimeoutMs): Promise<boolean | null> {
     if (!assignment) return null;
     if (this.report_.role === 'server' && this.report_.generation === assignment.generation) {
       const h = await this.driver.health(assignment.endpoint);
       const state = h.ready ? 'ready' : this.report_.state === 'failed' ? 'failed' : 'starting';
       this.ready = h.ready;
       if (state !== this.report_.state) this.set({ ...this.report_, state });
+      if (h.ready) {
+        // The nodes as the CCP's own API lists them (status and the lab read them): at every
+        // probe until every member is a Ready node, then every ccpNodesMs (a real k3s node list
+        // is ~10 KB a node to parse).
+        const now = this.o.clock.now();
+        if (this.nodes_ === null || this.incompleteSince !== null || now - this.nodesAt >= this.o.timings.ccpNodesMs) {
+          this.nodesAt = now;
+          this.nodes_ = await this.driver.nodes(assignment.endpoint).catch(() => this.nodes_);
+        }
+        if (!this.busy) this.vip.tick(contested);
+      }
       return h.reachable;
     }
     void this.sweepStrayServer();
     // A follower only needs to know that the CCP's port answers: a TCP connect, not a TLS handshake.
     const t = endpointTarget(assignment.endpoint);
-    const ok = await this.o.probeTcp(t.address, t.port, this.o.timings.ccpProbeTimeoutMs);
+    const ok = await this.o.probeTcp(t.address, t.port, timeoutMs);
     this.ready = ok;
     return ok;
   }

@@ -11,6 +11,13 @@ export interface RunningCcp {
   pid: number | null;
 }
 
+/** A node as the CCP's API lists it. */
+export interface CcpNode {
+  name: string;
+  /** Its Ready condition is True. */
+  ready: boolean;
+}
+
 /**
  * A cluster control plane driver. k3s is the production one (ccp/k3s/driver.ts); the
  * fault-handling logic and the runtime migration both use this interface only.
@@ -21,6 +28,8 @@ export interface CcpDriver {
   /** Applies the configuration through the initialization script and starts the server. */
   startServer(spec: ServerSpec): Promise<{ output: string }>;
   health(endpoint: string): Promise<Health>;
+  /** The nodes the CCP server of this host lists (GET /api/v1/nodes with its admin kubeconfig). */
+  nodes(endpoint: string): Promise<CcpNode[]>;
   stopServer(): Promise<void>;
   /** Stops the server and moves its data directory aside (never deletes it). Returns where. */
   archiveServer(reason: string): Promise<string | null>;

@@ -9,6 +9,8 @@ export type LocalCcpGoal = { role: 'server'; assignment: CcpAssignment } | { rol
 /** The CCP as the election sees it on this host: what runs here, and a goal to carry out. */
 export interface CcpPort {
   readonly report: CcpReport;
+  /** The host of the CCP this host's k3s agent follows (null: it follows none, or runs the server). */
+  readonly followedHost: string | null;
   setGoal(goal: LocalCcpGoal): void;
 }
 

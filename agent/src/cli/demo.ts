@@ -22,7 +22,7 @@ async function until(name: string, what: string, pred: (st: LabStatus) => boolea
   }
 }
 
-/** The fault-handling invariants hold: one primary and one ready, followed CCP per cluster. */
+/** The fault-handling invariants hold: one primary and one ready, followed CCP per cluster, whose API lists every member as a Ready node. */
 const settled = (st: LabStatus) => violations(st).length === 0;
 
 /** The newcomer's tour: hosts find each other from one seed, elect a primary, run a CCP; a cable is pulled; heal. */
@@ -37,7 +37,9 @@ export async function runDemo(name: string, hosts: number, keep: boolean, pauseM
     const st = await until(name, `all ${hosts} hosts found each other, elected a primary and started the CCP (a k3s stand-in)`, (s) => s.clusters.length === 1 && s.clusters[0]!.members.length === hosts && settled(s));
     const ccpHost = st.clusters[0]!.ccp!.host;
     await sleep(pauseMs);
-    say(`pulling the cable of ${ccpHost}, the CCP host: the others elect a primary and start a second CCP; ${ccpHost} carries on alone`);
+    const vip = st.hosts.find((h) => h.name === ccpHost)?.view?.ccp.vip;
+    const follow = vip ? `, which takes the cluster address ${vip} on their side: their k3s agents follow it without a restart` : ', and re-point their k3s agents at it';
+    say(`pulling the cable of ${ccpHost}, the CCP host: the others elect a primary and start a second CCP${follow}; ${ccpHost} carries on alone`);
     await lab.cut(name, ccpHost);
     await until(name, 'two autonomous clusters, each with its own CCP', (s) => s.clusters.length === 2 && s.clusters.every((c) => c.ccp && c.members.includes(c.ccp.host)) && settled(s));
     await sleep(pauseMs);

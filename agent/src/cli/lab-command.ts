@@ -19,11 +19,12 @@ export function registerLabCommands(cmd: Command, Option: typeof OptionCtor): vo
     .option('--subnet <cidr>', 'address range of the lab network', '10.99.0.0/24')
     .option('--seed <hosts>', 'comma-separated hosts whose addresses are the seeds of every agent', 'h1')
     .option('--log-level <level>', 'agent log level', 'info')
+    .option('--no-vip', 'no cluster virtual address: members re-point their k3s agents at each new CCP host (restarting them)')
     .addOption(new Option('--arch <arch>', 'native: hosts are network namespaces of this machine; arm64: emulated arm64 VMs (QEMU)').choices(['native', 'arm64']).default('native'))
-    .action(async (o: Opts & { hosts: number; subnet: string; seed: string; logLevel: string; arch: 'native' | 'arm64' }) => {
+    .action(async (o: Opts & { hosts: number; subnet: string; seed: string; logLevel: string; arch: 'native' | 'arm64'; vip: boolean }) => {
       const { up } = await lab();
       const t0 = Date.now();
-      const r = await up({ name: o.name, hosts: o.hosts, subnet: o.subnet, seeds: o.seed.split(','), logLevel: o.logLevel, arch: o.arch });
+      const r = await up({ name: o.name, hosts: o.hosts, subnet: o.subnet, seeds: o.seed.split(','), logLevel: o.logLevel, arch: o.arch, ...(o.vip === false ? { vip: false } : {}) });
       const hosts = r.record.hosts.map((h) => ({ name: h.name, address: h.address, pid: h.agent?.pid ?? null }));
       const { dashboardUrls } = await import('../lab/dashboard-proc.js');
       const dashboard = dashboardUrls(r.record)?.page ?? null;

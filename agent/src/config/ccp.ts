@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** The packaged k3s components `disable:` may name. */
@@ -37,6 +38,14 @@ export const CcpConfigSchema = z.strictObject({
       agent: z.record(z.string(), z.unknown()).default({}),
     })
     .default({ disable: ['traefik', 'servicelb'], nodeLabels: [], nodeTaints: [], server: {}, agent: {} }),
+  /**
+   * The cluster's virtual address (IPv4, on the hosts' own subnet, held by no host of its own):
+   * the CCP host of each side holds it and announces it by gratuitous ARP, and every k3s agent
+   * uses it as its server, so a member follows a new CCP without restarting anything
+   * (docs/ccp.md, "The cluster's virtual address"). Without it, each member re-points its k3s
+   * agent at the new CCP host's own address, which restarts the agent.
+   */
+  vip: z.strictObject({ address: z.string().refine((s) => isIP(s) === 4, 'must be an IPv4 address (ARP announces it)') }).optional(),
   /** The desired workloads: files placed in k3s's auto-deploy manifests directory. */
   manifests: z.array(ManifestSchema).max(256).default([]),
 });

@@ -68,11 +68,21 @@ export const TimingsSchema = z
     ccpFastProbeMs: ms(50, 10_000, 250),
     /** Deadline of a follower's probe of the CCP port and of a probe of the CCP host's agent (three connects at once). */
     ccpProbeTimeoutMs: ms(50, 10_000, 1500),
+    /** …and once the CCP host has sent no heartbeat for deadAfterMs: a host that is silent and
+     * does not complete a TCP handshake in this time is gone (one such failure is the CCP's loss). */
+    ccpDeadProbeTimeoutMs: ms(20, 10_000, 300),
     /** A host whose CCP failed to start is skipped for placement this long. */
     ccpFailedRetryMs: ms(1000, 3_600_000, 30_000),
     /** A failed CCP operation is tried again after ccpRetryFirstMs, doubling up to ccpRetryMaxMs. */
     ccpRetryFirstMs: ms(10, 60_000, 1000),
     ccpRetryMaxMs: ms(100, 3_600_000, 30_000),
+    /** The CCP host reads its API's node list this often once every member is a Ready node in it
+     * (until then at every probe). */
+    ccpNodesMs: ms(1000, 600_000, 10_000),
+    /** The CCP host announces the cluster's virtual address (gratuitous ARP) when it takes it,
+     * then 1 s, 2 s, 4 s… later up to this interval (at its probes); silent while a merge is
+     * contested, then at once again. */
+    vipAnnounceMs: ms(1000, 600_000, 10_000),
     /** While following another CCP, a server still running here is looked for this often (and archived). */
     ccpStraySweepMs: ms(1000, 600_000, 10_000),
     /** An excluded host tries the broker that left it out again after this long at most. */

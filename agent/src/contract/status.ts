@@ -52,6 +52,10 @@ export interface CcpStatus extends CcpReport {
   following: string | null;
   ready: boolean;
   lastError: string | null;
+  /** The cluster's virtual address, while this host holds it. */
+  vip: string | null;
+  /** The CCP host: the nodes its API lists (null: not the CCP host, or not read yet). */
+  nodes: { name: string; ready: boolean }[] | null;
 }
 
 /** This host's cluster-facing link (link/monitor.ts keeps it). */

@@ -18,6 +18,7 @@ import { K3sDriver } from '../ccp/k3s/driver.js';
 import { loadCcpConfig } from '../ccp/load.js';
 import type { CcpConfig } from '../config/ccp.js';
 import { SupervisedServices, SystemdServices } from '../ccp/service.js';
+import { IpVip } from '../ccp/vip.js';
 import { ElectionShell } from '../election/shell.js';
 import { electionFile } from '../election/store.js';
 import { Liveness } from '../liveness/shell.js';
@@ -30,7 +31,7 @@ import { CcpProbeLoop } from './ccp-probe.js';
 import { EventLog } from './events.js';
 import { FactsWatch } from './facts-watch.js';
 import { Inbox } from './inbox.js';
-import { LinkWatch } from './link-watch.js';
+import { LinkWatch, interfaceOf } from './link-watch.js';
 import { NotifyShell } from './notify.js';
 import { PeerWatch } from './peers.js';
 import { PresenceSource } from './presence.js';
@@ -96,6 +97,7 @@ export class Agent {
     const ccpState = join(cfg.stateDir, 'ccp');
     const services = cfg.ccp.service === 'systemd' ? new SystemdServices() : new SupervisedServices(ccpState);
     const presenceSoon = () => rendezvous.presenceSoon();
+    let vipIface: string | null = null;
     const ccp: CcpController = new CcpController(new K3sDriver(cfg.ccp, services), {
       cluster: cfg.cluster,
       self: { name: self, addresses: [cfg.host.address] },
@@ -105,6 +107,8 @@ export class Agent {
       timings: t,
       clock,
       probeTcp: (a, p, ms) => probeTcp(a, p, ms),
+      // The interface found once: while the cable is out, the OS lists no address on it.
+      vip: new IpVip(() => (vipIface ??= cfg.link.interface ?? interfaceOf(cfg.host.address)), log.child({ ns: 'vip' })),
       log: log.child({ ns: 'ccp' }),
       onChange: presenceSoon,
       onEvent: (name, fields) => events.record(name, fields),
@@ -133,6 +137,7 @@ export class Agent {
       presenceChanged: presenceSoon,
       onExcluded: (members, claim) => peers.onExcluded(members, claim),
       silence: (host) => liveness.silence(host),
+      dead: (host) => liveness.dead(host),
     });
     const presence = new PresenceSource(cfg.cluster, incarnation, keys.cert.toString('base64'), {
       card,
@@ -195,12 +200,19 @@ export class Agent {
     const probes = new CcpProbeLoop(t, clock, {
       assignment: () => election.assignment,
       situation: (a) => {
-        if (a.host === self) return { calm: ccp.status.ready, outOfView: null };
+        if (a.host === self) {
+          // A merge under way: members of this view that follow another CCP.
+          const contested = core.view().some((h) => {
+            const r = h === self ? undefined : core.members.get(h)?.ccp;
+            return r !== undefined && r !== null && r.role !== 'none' && r.endpoint !== null && r.endpoint !== a.endpoint;
+          });
+          return { calm: ccp.serverCalm(core.view()), outOfView: null, contested };
+        }
         const m = core.members.get(a.host);
         // The CCP host's agent matters only while the host is out of this view.
-        return { calm: m?.status === 'online' && !liveness.quiet(a.host), outOfView: m && m.status !== 'online' ? m.card : null };
+        return { calm: m?.status === 'online' && !liveness.quiet(a.host), outOfView: m && m.status !== 'online' ? m.card : null, dead: liveness.dead(a.host) };
       },
-      probeCcp: (a) => ccp.probe(a),
+      probeCcp: (a, contested, timeoutMs) => ccp.probe(a, contested, timeoutMs),
       probeAgent: (c) => probeTcp(c.address, c.port, t.ccpProbeTimeoutMs),
       onReach: (key, ok, now) => {
         election.onReach(key, ok, now);

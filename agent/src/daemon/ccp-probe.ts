@@ -1,14 +1,14 @@
 import type { AgentConfig } from '../config/load.js';
 import { assignmentKey, type CcpAssignment, type MemberCard } from '../contract/index.js';
-import { probeDue } from '../election/reach.js';
+import { probeDeadline, probeDue } from '../election/reach.js';
 import type { Clock } from '../util/clock.js';
 
 export interface CcpProbePorts {
   /** The CCP this host runs or follows. */
   assignment(): CcpAssignment | null;
   /** Whether all is calm (see election/reach.ts probeDue), and the card of the CCP host while it is out of this view. */
-  situation(a: CcpAssignment): { calm: boolean; outOfView: MemberCard | null };
-  probeCcp(a: CcpAssignment): Promise<boolean | null>;
+  situation(a: CcpAssignment): { calm: boolean; outOfView: MemberCard | null; contested?: boolean; dead?: boolean };
+  probeCcp(a: CcpAssignment, contested: boolean, timeoutMs: number): Promise<boolean | null>;
   probeAgent(card: MemberCard): Promise<boolean>;
   onReach(key: string, ok: boolean | null, now: number): void;
   onAgentProbe(host: string, ok: boolean, now: number): void;
@@ -23,7 +23,10 @@ export class CcpProbeLoop {
   private inFlight = false;
   private lastCalmProbe = -Infinity;
 
-  constructor(private readonly t: Pick<AgentConfig['timings'], 'ccpProbeMs' | 'ccpFastProbeMs'>, private readonly clock: Clock, private readonly p: CcpProbePorts) {}
+  /** A probe with the short deadline (the CCP host is silent), which does not wait for a long one in flight. */
+  private deadInFlight = false;
+
+  constructor(private readonly t: Pick<AgentConfig['timings'], 'ccpProbeMs' | 'ccpFastProbeMs' | 'ccpProbeTimeoutMs' | 'ccpDeadProbeTimeoutMs'>, private readonly clock: Clock, private readonly p: CcpProbePorts) {}
 
   start(): void {
     this.timer = setInterval(() => this.check(), this.t.ccpFastProbeMs);
@@ -34,14 +37,26 @@ export class CcpProbeLoop {
     const a = this.p.assignment();
     if (!a) return;
     const now = this.clock.now();
-    const { calm, outOfView } = this.p.situation(a);
-    if (!probeDue(now, { inFlight: this.inFlight, calm, lastCalmProbe: this.lastCalmProbe }, this.t)) return;
+    const { calm, outOfView, contested = false, dead = false } = this.p.situation(a);
+    const deadline = probeDeadline(dead, this.t);
+    if (deadline.dead && this.inFlight && !this.deadInFlight) {
+      this.deadInFlight = true;
+      void this.p
+        .probeCcp(a, contested, deadline.timeoutMs)
+        .then((ok) => this.p.onReach(assignmentKey(a), ok, this.clock.now()))
+        .catch(() => undefined) // a probe that throws is no verdict; it must not end the process
+        .finally(() => (this.deadInFlight = false));
+      return;
+    }
+    if (!probeDue(now, { inFlight: this.inFlight || this.deadInFlight, calm, lastCalmProbe: this.lastCalmProbe }, this.t)) return;
     if (calm) this.lastCalmProbe = now;
     this.inFlight = true;
     void Promise.all([
-      this.p.probeCcp(a).then((ok) => this.p.onReach(assignmentKey(a), ok, this.clock.now())),
+      this.p.probeCcp(a, contested, deadline.timeoutMs).then((ok) => this.p.onReach(assignmentKey(a), ok, this.clock.now())),
       outOfView ? this.p.probeAgent(outOfView).then((ok) => this.p.onAgentProbe(a.host, ok, this.clock.now())) : undefined,
-    ]).finally(() => (this.inFlight = false));
+    ])
+      .catch(() => undefined)
+      .finally(() => (this.inFlight = false));
   }
 
   stop(): void {

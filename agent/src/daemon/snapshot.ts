@@ -29,7 +29,7 @@ export function snapshot(p: {
   const core = p.core.snapshot(p.now);
   const el = p.election.snapshot();
   const ccpHost = el.ccp?.host;
-  const ready = ccpHost === undefined ? false : ccpHost === p.cfg.host.name ? p.ccp.status.ready : p.core.members.get(ccpHost)?.ccp?.state === 'ready';
+  const ready = ccpReady(el.ccp, p.cfg.host.name, { report: p.ccp.report, ready: p.ccp.status.ready }, ccpHost ? p.core.members.get(ccpHost)?.ccp : null);
   return {
     v: 1,
     host: p.cfg.host.name,
@@ -70,4 +70,17 @@ export function snapshot(p: {
 export function clusterId(cluster: string, self: string, rendezvous: { host: string | null; connected: boolean }, view: readonly string[]): string | null {
   if (!rendezvous.host) return null;
   return `${cluster}@${rendezvous.connected || view.some((h) => h !== self) ? rendezvous.host : self}`;
+}
+
+type Report = { role: string; generation: number | null; state: string | null } | null | undefined;
+
+/**
+ * Whether the assigned CCP is ready: its generation's server says so — this host's own probe
+ * when it is the CCP host, else the CCP host's report. Not a follower's probe result left over
+ * on the host just chosen, nor an older generation's report.
+ */
+export function ccpReady(a: { host: string; generation: number } | null, self: string, own: { report: Report; ready: boolean }, hostReport: Report): boolean {
+  if (!a) return false;
+  const serving = (r: Report) => r?.role === 'server' && r.generation === a.generation;
+  return a.host === self ? serving(own.report) && own.report?.state === 'ready' && own.ready : serving(hostReport) && hostReport?.state === 'ready';
 }

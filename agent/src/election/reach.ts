@@ -67,6 +67,17 @@ export function agentElsewhere(rec: AgentProbeRecord | null, host: string, inVie
 }
 
 /**
+ * The deadline of a probe of the CCP: ccpProbeTimeoutMs (a lossy link may need a SYN again),
+ * or ccpDeadProbeTimeoutMs once its host is dead by its heartbeats (`dead`: ten of them missed,
+ * liveness/core.ts `dead`) — then a single failure decides (reachVerdict), and waiting 1.5 s for a
+ * connect to a host whose cable is out was most of the time between the verdict and the second
+ * CCP. Such a probe does not wait for one already in flight (started with the long deadline).
+ */
+export function probeDeadline(dead: boolean, t: Pick<Timings, 'ccpProbeTimeoutMs' | 'ccpDeadProbeTimeoutMs'>): { timeoutMs: number; dead: boolean } {
+  return { timeoutMs: dead ? Math.min(t.ccpDeadProbeTimeoutMs, t.ccpProbeTimeoutMs) : t.ccpProbeTimeoutMs, dead };
+}
+
+/**
  * When the CCP is probed: every ccpFastProbeMs while a decision may hang on it (`calm` false:
  * this host's own server is not ready yet, or the CCP host is out of the view or its heartbeats
  * pause); every ccpProbeMs otherwise. One probe at a time.

@@ -42,6 +42,8 @@ export interface ElectionShellDeps {
   onExcluded: (members: string[], claim: string) => void;
   /** How long `host` has sent no heartbeat to this host (null: never heard, or heartbeats are off). */
   silence: (host: string) => number | null;
+  /** Is `host` gone by its heartbeats (liveness/core.ts `dead`)? */
+  dead?: (host: string) => boolean;
 }
 
 /**
@@ -278,12 +280,16 @@ export class ElectionShell {
   }
 
   /** The CCP goal for this host; while settling after a change of broker, a follower keeps the
-   * CCP it follows. */
+   * CCP it follows — unless that CCP's host is dead by its heartbeats: a host that is gone is
+   * on no side of a merge, so there is nothing to count this follower for, and the
+   * hold would only keep it from the new CCP (it was most of a failover's time to all following). */
   private handOver(now: number, self: string): void {
     const goal = localGoal(self, this.current);
     const settling = now - this.brokerSince < this.d.timings.settleMs && this.role !== 'primary';
     const following = this.d.ccp.report.endpoint;
-    if (settling && goal.role !== 'keep' && following && goal.assignment.endpoint !== following) this.d.ccp.setGoal({ role: 'keep' });
+    const followed = this.d.ccp.followedHost;
+    const gone = followed !== null && (this.d.dead?.(followed) ?? false);
+    if (settling && !gone && goal.role !== 'keep' && following && goal.assignment.endpoint !== following) this.d.ccp.setGoal({ role: 'keep' });
     else this.d.ccp.setGoal(goal);
   }
 

@@ -3,7 +3,8 @@ import type { LabStatus } from './status.js';
 /**
  * The fault-handling invariants, checked on `lab status`: every running host is in exactly one
  * cluster; each cluster has exactly one primary (all its members agree) and exactly one running,
- * ready CCP on one of its members; every member follows that CCP; no CCP runs on a host that is
+ * ready CCP on one of its members; every member follows that CCP and is a Ready node in that
+ * CCP's API (as the CCP host's agent reads it); no CCP runs on a host that is
  * not its cluster's CCP host. `reach(a, b)`, when given, also requires that a cluster's members
  * all reach each other. Returns the violations (empty when all hold).
  */
@@ -30,6 +31,9 @@ export function violations(st: LabStatus, reach?: (a: string, b: string) => bool
     for (const h of members) {
       if (h.name !== c.ccp.host && h.following !== c.ccp.endpoint) out.push(`${h.name} follows ${h.following}, not ${c.ccp.endpoint}`);
     }
+    // What the CCP's own API says: every member is a Ready node of it.
+    if (!c.ccp.nodes) out.push(`${c.id}: the CCP on ${c.ccp.host} has not listed its nodes`);
+    else for (const h of members) if (!c.ccp.nodes.some((n) => n.name === h.name && n.ready)) out.push(`${h.name} is not a Ready node of the CCP on ${c.ccp.host}`);
     if (reach) {
       for (const a of c.members) for (const b of c.members) if (a < b && !reach(a, b)) out.push(`${c.id}: ${a} and ${b} cannot reach each other`);
     }

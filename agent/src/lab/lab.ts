@@ -40,6 +40,12 @@ export interface UpOptions {
   /** Extra config (timings) merged into every host's config. */
   timings?: Record<string, number>;
   readyTimeoutMs?: number;
+  /**
+   * The cluster's virtual address (A.B.C.250 of the subnet), held by the CCP host of each side,
+   * so that members follow a new CCP in place. Default: on for namespace hosts, off for VMs
+   * (whose busybox userland is not checked for it).
+   */
+  vip?: boolean;
 }
 
 export function requireRoot(): void {
@@ -106,7 +112,8 @@ export async function up(o: UpOptions): Promise<{ record: LabRecord; startedAt: 
       await netns.loadRuleset(switchNs, renderRuleset((x) => `p-${x}`, [], []));
       writeFileAtomic(join(dir, 'cluster.secret'), randomBytes(24).toString('base64url') + '\n', 0o600);
       writeFileAtomic(join(dir, 'web.token'), randomBytes(18).toString('base64url') + '\n', 0o600);
-      writeFileSync(join(dir, 'cluster.yaml'), stringify(SAMPLE_CLUSTER_CONFIG), { mode: 0o644 });
+      const vip = (o.vip ?? arch === 'native') ? { vip: { address: `${base[0]}.${base[1]}.${base[2]}.250` } } : {};
+      writeFileSync(join(dir, 'cluster.yaml'), stringify({ ...SAMPLE_CLUSTER_CONFIG, ...vip }), { mode: 0o644 });
       // The lab's own CA, and a key and certificate per host (the PKI code loads only here).
       const pki = await import('../trust/pki.js');
       await pki.initCa(join(dir, 'pki'), rec.cluster);

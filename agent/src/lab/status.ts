@@ -13,6 +13,8 @@ export interface LabHostStatus {
   agent: 'running' | 'stopped';
   pid: number | null;
   following: string | null;
+  /** Whether the CCP of its cluster lists it as a Ready node (read from that CCP's API by the agent on the CCP host; null: not known). */
+  readyNode: boolean | null;
   ccpRunning: boolean;
   /** Its agent's /metrics, through the lab's dashboard (with the token). */
   metrics: string | null;
@@ -24,7 +26,7 @@ export interface LabCluster {
   term: number;
   primary: string | null;
   members: string[];
-  ccp: { host: string; endpoint: string; ready: boolean; generation: number } | null;
+  ccp: { host: string; endpoint: string; ready: boolean; generation: number; nodes: { name: string; ready: boolean }[] | null } | null;
   /** Whether every agent in this cluster reports the same member list. */
   agreed: boolean;
 }
@@ -49,6 +51,7 @@ export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean;
       agent: p?.running ? 'running' : 'stopped',
       pid: p?.running ? (p.pid ?? h.agent?.pid ?? null) : null,
       following: p?.running ? (p.view?.following ?? null) : null,
+      readyNode: null,
       ccpRunning: p?.ccpRunning ?? false,
       metrics: urls ? urls.metrics(h.name) : null,
       view: p?.running ? p.view : null,
@@ -67,10 +70,18 @@ export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean;
     const members = [...new Set(views.flatMap((v) => v.cluster.members))].sort();
     // The primary's view speaks for the cluster where there is one.
     const first = views.find((v) => v.role === 'primary') ?? views[0]!;
-    const ccp = first.cluster.ccp ? { host: first.cluster.ccp.host, endpoint: first.cluster.ccp.endpoint, ready: first.cluster.ccp.ready, generation: first.cluster.ccp.generation } : null;
+    const a = first.cluster.ccp;
+    // The nodes as the CCP host's agent last read them from its server's API.
+    const server = a ? hosts.find((h) => h.name === a.host)?.view?.ccp : undefined;
+    const nodes = a && server?.role === 'server' && server.generation === a.generation ? (server.nodes ?? null) : null;
+    const ccp = a ? { host: a.host, endpoint: a.endpoint, ready: a.ready, generation: a.generation, nodes } : null;
     const agreed = lists.every((l) => l === lists[0]) && views.every((v) => v.cluster.term === first.cluster.term && v.cluster.primary === first.cluster.primary);
     return { id, term: first.cluster.term, primary: first.cluster.primary, members, ccp, agreed };
   });
   clusters.sort((a, b) => a.id.localeCompare(b.id));
+  for (const c of clusters) {
+    if (!c.ccp?.nodes) continue;
+    for (const h of hosts) if (c.members.includes(h.name)) h.readyNode = c.ccp.nodes.some((n) => n.name === h.name && n.ready);
+  }
   return { name: rec.name, dashboard: urls?.page ?? null, partition: rec.partition, hosts, clusters };
 }

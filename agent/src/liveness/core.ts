@@ -64,6 +64,8 @@ interface Peer {
   port: number;
   /** null: not watched, answered only while it sends. */
   kind: PeerKind | null;
+  /** How it was last watched (kept once it is not: the rate it was heard at). */
+  lastKind: PeerKind | null;
   /** Since when it has been watched (a member never heard is unreachable only after a while). */
   since: number;
   lastSent: number;
@@ -94,11 +96,12 @@ export class LivenessCore {
       let p = this.peers.get(w.host);
       if (!p) {
         if (this.peers.size >= this.maxPeers) continue;
-        p = { host: w.host, address: w.address, port: w.port, kind: null, since: now, lastSent: -Infinity, state: 'waiting', incarnation: null, seq: -1, lastHeard: null };
+        p = { host: w.host, address: w.address, port: w.port, kind: null, lastKind: null, since: now, lastSent: -Infinity, state: 'waiting', incarnation: null, seq: -1, lastHeard: null };
         this.peers.set(w.host, p);
       }
       if (p.kind === null) p.since = now;
       p.kind = w.kind;
+      p.lastKind = w.kind;
       p.address = w.address;
       p.port = w.port;
       // The presence names the peer's current incarnation: older heartbeats are replays. A peer
@@ -125,7 +128,7 @@ export class LivenessCore {
     if (!p) {
       if (!admitted) return { verdict: 'unadmitted', events: [] };
       if (this.peers.size >= this.maxPeers) return { verdict: 'full', events: [] };
-      p = { host: hb.host, address: from.address, port: from.port, kind: null, since: now, lastSent: -Infinity, state: 'waiting', incarnation: null, seq: -1, lastHeard: null };
+      p = { host: hb.host, address: from.address, port: from.port, kind: null, lastKind: null, since: now, lastSent: -Infinity, state: 'waiting', incarnation: null, seq: -1, lastHeard: null };
       this.peers.set(hb.host, p);
     }
     if (p.incarnation !== null && hb.incarnation < p.incarnation) return { verdict: 'stale-incarnation', events: [] };
@@ -190,6 +193,18 @@ export class LivenessCore {
   silence(host: string, now: number): number | null {
     const p = this.peers.get(host);
     return p?.lastHeard === null || p === undefined ? null : now - p.lastHeard;
+  }
+
+  /**
+   * Is `host` gone by its heartbeats, at the rate this host hears it: silent for deadAfterMs
+   * (ten heartbeats) if it was watched, for unreachableAfterMs if it was a mesh peer (1 s is only
+   * two of a mesh peer's heartbeats: a lossy link, not a verdict). False when never heard.
+   */
+  dead(host: string, now: number): boolean {
+    const p = this.peers.get(host);
+    const silent = this.silence(host, now);
+    if (!p || silent === null) return false;
+    return silent >= ((p.kind ?? p.lastKind) === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs);
   }
 
   /** Has `host` been silent for longer than its heartbeat period and three more heartbeats

@@ -70,6 +70,11 @@ export class Liveness {
     return this.socket ? this.core.silence(host, this.o.clock.now()) : null;
   }
 
+  /** See LivenessCore.dead. */
+  dead(host: string): boolean {
+    return this.socket ? this.core.dead(host, this.o.clock.now()) : false;
+  }
+
   quiet(host: string): boolean {
     return this.socket ? this.core.quiet(host, this.o.clock.now()) : false;
   }

@@ -54,6 +54,8 @@ function build(p: PromClient, src: MetricsSource) {
   gauge('infravisor_is_ccp_host', 'This host runs its cluster\'s CCP server.', (s) => (isCcpHost(s) ? 1 : 0));
   gauge('infravisor_cluster_members', 'Members of this host\'s cluster (its view), itself included.', (s) => s.cluster.members.length);
   gauge('infravisor_ccp_ready', 'The cluster\'s CCP answers ready, as this host knows.', (s) => (s.cluster.ccp?.ready ? 1 : 0));
+  gauge('infravisor_vip_held', 'This host holds the cluster\'s virtual address.', (s) => (s.ccp.vip ? 1 : 0));
+  gauge('infravisor_ccp_ready_nodes', 'On the CCP host: the nodes its API lists as Ready (NaN elsewhere, or not read yet).', (s) => (s.ccp.nodes ? s.ccp.nodes.filter((n) => n.ready).length : NaN));
   gauge('infravisor_term', 'The election term of the claim this host follows.', (s) => s.cluster.term);
   gauge('infravisor_isolated', 'This host\'s own link is down.', (s) => (s.isolated ? 1 : 0));
   gauge('infravisor_host_load1', 'The host\'s 1-minute load average, as its agent last read it.', (s) => s.facts.load1);

@@ -30,6 +30,7 @@ tls-san:
   - home
   - home.cluster.local
 node-ip: 192.168.1.11
+write-kubeconfig: /etc/rancher/k3s/k3s.yaml
 write-kubeconfig-mode: "0600"
 disable:
   - traefik
@@ -40,7 +41,7 @@ node-label:
 container-runtime-endpoint: /var/run/crio/crio.sock
 INFRAVISOR_EOF_GOLDEN
 put 0644 '/etc/rancher/k3s/infravisor-ccp.json' <<'INFRAVISOR_EOF_GOLDEN'
-{"cluster":"home","generation":3,"host":"pi1","config":"6230a95cbc5469b3"}
+{"cluster":"home","generation":3,"host":"pi1","config":"34f2e13cfff07d77"}
 INFRAVISOR_EOF_GOLDEN
 # manifests of ours that are no longer desired
 for f in '/var/lib/rancher/k3s/server/manifests'/infravisor-*.yaml; do

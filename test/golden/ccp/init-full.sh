@@ -27,9 +27,11 @@ cluster-init: true
 https-listen-port: 6443
 tls-san:
   - 192.168.1.11
+  - 192.168.1.250
   - home
   - home.cluster.local
 node-ip: 192.168.1.11
+write-kubeconfig: /etc/rancher/k3s/k3s.yaml
 write-kubeconfig-mode: "0600"
 disable:
   - traefik
@@ -59,7 +61,7 @@ metadata:
   name: web
 INFRAVISOR_EOF_GOLDEN
 put 0644 '/etc/rancher/k3s/infravisor-ccp.json' <<'INFRAVISOR_EOF_GOLDEN'
-{"cluster":"home","generation":3,"host":"pi1","config":"5fa7354a1a5173c0"}
+{"cluster":"home","generation":3,"host":"pi1","config":"dc9ec79795b1a3bd"}
 INFRAVISOR_EOF_GOLDEN
 # manifests of ours that are no longer desired
 for f in '/var/lib/rancher/k3s/server/manifests'/infravisor-*.yaml; do

@@ -2,12 +2,13 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { CcpHost } from '../../config/ccp.js';
-import type { CcpDriver, RunningCcp } from '../driver.js';
+import type { CcpDriver, CcpNode, RunningCcp } from '../driver.js';
 import { CcpStartError } from '../errors.js';
 import { probeReady, type Health } from '../health.js';
 import type { ServiceManager, Unit } from '../service.js';
 import { writeFileAtomic } from '../../state/atomic-file.js';
 import { CommandError, run } from '../../util/exec.js';
+import { listNodes } from './nodes.js';
 import { paths, renderAgentFiles, renderInitScript, renderServerFiles, type AgentSpec, type RenderedFile, type ServerSpec } from './render.js';
 
 const MarkerSchema = z.object({ cluster: z.string(), generation: z.number().int(), host: z.string(), config: z.string() });
@@ -58,6 +59,10 @@ export class K3sDriver implements CcpDriver {
 
   health(endpoint: string): Promise<Health> {
     return probeReady(endpoint, { caFile: this.p.serverCa });
+  }
+
+  nodes(endpoint: string): Promise<CcpNode[]> {
+    return listNodes(endpoint, { kubeconfig: this.p.kubeconfig, caFile: this.p.serverCa });
   }
 
   async stopServer(): Promise<void> {
