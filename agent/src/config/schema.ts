@@ -68,7 +68,7 @@ export const TimingsSchema = z
     ccpFastProbeMs: ms(50, 10_000, 250),
     /** Deadline of a follower's probe of the CCP port and of a probe of the CCP host's agent (three connects at once). */
     ccpProbeTimeoutMs: ms(50, 10_000, 1500),
-    /** …and once the CCP host has sent no heartbeat for deadAfterMs: a host that is silent and
+    /** …and once the CCP host is dead by its heartbeats (ten missed): a host that is silent and
      * does not complete a TCP handshake in this time is gone (one such failure is the CCP's loss). */
     ccpDeadProbeTimeoutMs: ms(20, 10_000, 300),
     /** A host whose CCP failed to start is skipped for placement this long. */
