@@ -239,8 +239,8 @@ export class CcpController implements CcpPort {
       if (state !== this.report_.state) this.set({ ...this.report_, state });
       if (h.ready) {
         // The nodes as the CCP's own API lists them (status and the lab read them): at every
-        // probe until every member is a Ready node, then every ccpNodesMs (a real k3s node list
-        // is ~10 KB a node to parse).
+        // probe until every member is a Ready node, then every ccpNodesMs (a real Kubernetes
+        // Node object carries its conditions and image list: kilobytes each to parse).
         const now = this.o.clock.now();
         if (this.nodes_ === null || this.incompleteSince !== null || now - this.nodesAt >= this.o.timings.ccpNodesMs) {
           this.nodesAt = now;

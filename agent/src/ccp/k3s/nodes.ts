@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import type { CcpNode } from '../driver.js';
 
-/** A node list larger than this is refused (a 16-node list of real k3s is ~150 KB). */
+/** A node list larger than this is refused (real Node objects are kilobytes each; a Pi cluster has tens). */
 const MAX_BODY = 8 * 1024 * 1024;
 
 const KubeconfigSchema = z.object({
