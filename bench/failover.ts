@@ -1,3 +1,4 @@
+import { isReadyNode } from '../agent/src/contract/status.js';
 import * as lab from '../agent/src/lab/lab.js';
 import type { LabStatus } from '../agent/src/lab/status.js';
 import { sleep, summarize, table, writeResult } from './lib.js';
@@ -71,7 +72,7 @@ export async function failover(args: string[]): Promise<void> {
           if (s?.ccp && s.ccp.host !== cut && s.ccp.ready && !r) r = now;
           // (c): the new CCP ready, every member of the side following it and, in that CCP's own
           // API, a Ready node of it (its k3s agent reached it).
-          const done = s?.ccp && s.ccp.host !== cut && s.ccp.ready && st.hosts.filter((h) => s.members.includes(h.name) && h.name !== s.ccp!.host).every((h) => h.following === s.ccp!.endpoint) && s.members.every((m) => s.ccp!.nodes?.some((x) => x.name === m && x.ready));
+          const done = s?.ccp && s.ccp.host !== cut && s.ccp.ready && st.hosts.filter((h) => s.members.includes(h.name) && h.name !== s.ccp!.host).every((h) => h.following === s.ccp!.endpoint) && s.members.every((m) => s.ccp!.nodes !== null && isReadyNode(s.ccp!.nodes, m));
           return Boolean(done);
         });
         const c = Date.now() - t0;

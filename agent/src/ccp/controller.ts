@@ -6,6 +6,7 @@ import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { retryDelay } from './backoff.js';
 import type { CcpDriver, CcpNode } from './driver.js';
+import { isReadyNode } from '../contract/status.js';
 import { goalKey, type CcpPort, type LocalCcpGoal } from './goal.js';
 import type { VipPort } from './vip.js';
 import { VipHolder } from './vip-holder.js';
@@ -98,7 +99,7 @@ export class CcpController implements CcpPort {
   serverCalm(view: readonly string[]): boolean {
     if (!this.ready) return false;
     const nodes = this.nodes_;
-    const complete = nodes !== null && view.every((h) => nodes.some((n) => n.name === h && n.ready));
+    const complete = nodes !== null && view.every((h) => isReadyNode(nodes, h));
     const now = this.o.clock.now();
     const key = view.join();
     if (complete || key !== this.viewKey) this.incompleteSince = null; // a new view: a fresh wait

@@ -1,3 +1,4 @@
+import type { CcpNode } from '../contract/status.js';
 import type { Health } from './health.js';
 import type { AgentSpec, RenderedFile, ServerSpec } from './k3s/render.js';
 
@@ -11,12 +12,7 @@ export interface RunningCcp {
   pid: number | null;
 }
 
-/** A node as the CCP's API lists it. */
-export interface CcpNode {
-  name: string;
-  /** Its Ready condition is True. */
-  ready: boolean;
-}
+export type { CcpNode };
 
 /**
  * A cluster control plane driver. k3s is the production one (ccp/k3s/driver.ts); the

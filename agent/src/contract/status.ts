@@ -48,6 +48,16 @@ export interface ElectionSnapshot {
   };
 }
 
+/** A node as a CCP's API lists it. */
+export interface CcpNode {
+  name: string;
+  /** Its Ready condition is True. */
+  ready: boolean;
+}
+
+/** Whether `host` is a Ready node in a CCP's node list. */
+export const isReadyNode = (nodes: readonly CcpNode[], host: string): boolean => nodes.some((n) => n.name === host && n.ready);
+
 export interface CcpStatus extends CcpReport {
   following: string | null;
   ready: boolean;
@@ -55,7 +65,7 @@ export interface CcpStatus extends CcpReport {
   /** The cluster's virtual address, while this host holds it. */
   vip: string | null;
   /** The CCP host: the nodes its API lists (null: not the CCP host, or not read yet). */
-  nodes: { name: string; ready: boolean }[] | null;
+  nodes: CcpNode[] | null;
 }
 
 /** This host's cluster-facing link (link/monitor.ts keeps it). */

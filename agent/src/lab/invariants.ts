@@ -1,3 +1,4 @@
+import { isReadyNode } from '../contract/status.js';
 import type { LabStatus } from './status.js';
 
 /**
@@ -33,7 +34,7 @@ export function violations(st: LabStatus, reach?: (a: string, b: string) => bool
     }
     // What the CCP's own API says: every member is a Ready node of it.
     if (!c.ccp.nodes) out.push(`${c.id}: the CCP on ${c.ccp.host} has not listed its nodes`);
-    else for (const h of members) if (!c.ccp.nodes.some((n) => n.name === h.name && n.ready)) out.push(`${h.name} is not a Ready node of the CCP on ${c.ccp.host}`);
+    else for (const h of members) if (!isReadyNode(c.ccp.nodes, h.name)) out.push(`${h.name} is not a Ready node of the CCP on ${c.ccp.host}`);
     if (reach) {
       for (const a of c.members) for (const b of c.members) if (a < b && !reach(a, b)) out.push(`${c.id}: ${a} and ${b} cannot reach each other`);
     }

@@ -1,4 +1,4 @@
-import type { AgentStatus } from '../contract/status.js';
+import { isReadyNode, type AgentStatus, type CcpNode } from '../contract/status.js';
 import type { LabRecord } from './record.js';
 
 /**
@@ -26,7 +26,7 @@ export interface LabCluster {
   term: number;
   primary: string | null;
   members: string[];
-  ccp: { host: string; endpoint: string; ready: boolean; generation: number; nodes: { name: string; ready: boolean }[] | null } | null;
+  ccp: { host: string; endpoint: string; ready: boolean; generation: number; nodes: CcpNode[] | null } | null;
   /** Whether every agent in this cluster reports the same member list. */
   agreed: boolean;
 }
@@ -81,7 +81,7 @@ export function aggregate(rec: LabRecord, probe: Map<string, { running: boolean;
   clusters.sort((a, b) => a.id.localeCompare(b.id));
   for (const c of clusters) {
     if (!c.ccp?.nodes) continue;
-    for (const h of hosts) if (c.members.includes(h.name)) h.readyNode = c.ccp.nodes.some((n) => n.name === h.name && n.ready);
+    for (const h of hosts) if (c.members.includes(h.name)) h.readyNode = isReadyNode(c.ccp.nodes, h.name);
   }
   return { name: rec.name, dashboard: urls?.page ?? null, partition: rec.partition, hosts, clusters };
 }
