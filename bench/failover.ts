@@ -30,6 +30,7 @@ export async function failover(args: string[]): Promise<void> {
   const name = 'benchfo';
   const rows: (string | number)[][] = [];
   const results: Record<string, unknown> = {};
+  const merges: string[] = [];
   for (const n of sizes) {
     await lab.down(name).catch(() => undefined);
     const up = await lab.up({ name, hosts: n, subnet: '10.91.0.0/24', arch, ...(args.includes('--no-vip') ? { vip: false } : {}) });
@@ -42,6 +43,7 @@ export async function failover(args: string[]): Promise<void> {
     }
     const m: Record<'a' | 'b' | 'r' | 'c' | 'f' | 'd', number[]> = { a: [], b: [], r: [], c: [], f: [], d: [] };
     const peerRows: (string | number)[][] = [];
+    let keptLarger = 0;
     try {
       const until = async (pred: (st: LabStatus) => boolean, timeoutMs = arch === 'native' ? 60_000 : 300_000) => {
         const t0 = Date.now();
@@ -62,8 +64,10 @@ export async function failover(args: string[]): Promise<void> {
         let a = 0;
         let b = 0;
         let r = 0;
+        let sideCcp: string | null = null;
         await until((st) => {
           const s = side(st, cut);
+          sideCcp = s?.ccp?.host ?? null;
           const now = Date.now() - t0;
           // (a) applies when the cut host was the primary (after a merge the primary may be
           // another host, which then simply stays): a primary on the other side.
@@ -84,9 +88,12 @@ export async function failover(args: string[]): Promise<void> {
         m.f.push(c - (r || c));
         const t1 = Date.now();
         await lab.restore(name, cut);
-        await until(settled);
+        const merged = await until(settled);
         m.d.push(Date.now() - t1);
-        process.stdout.write(`N=${n} trial ${t + 1}: a ${a ? `${a} ms` : '- (the primary was not cut)'}, b ${m.b.at(-1)} ms, ready ${m.r.at(-1)} ms, c ${c} ms, merge ${m.d.at(-1)} ms\n`);
+        // The merge rule keeps the CCP with the most followers: the larger side's, not the cut host's.
+        const kept = merged.clusters[0]!.ccp!.host;
+        if (kept === sideCcp) keptLarger++;
+        process.stdout.write(`N=${n} trial ${t + 1}: a ${a ? `${a} ms` : '- (the primary was not cut)'}, b ${m.b.at(-1)} ms, ready ${m.r.at(-1)} ms, c ${c} ms, merge ${m.d.at(-1)} ms, kept ${kept}${kept === sideCcp ? " (the larger side's)" : ' (the cut host side\'s)'}\n`);
         await sleep(2000);
       }
       if (peers && n >= 3) {
@@ -107,7 +114,8 @@ export async function failover(args: string[]): Promise<void> {
     } finally {
       await lab.down(name);
     }
-    results[`N=${n}`] = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { ...summarize(v), samples: v }]));
+    results[`N=${n}`] = { ...Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { ...summarize(v), samples: v }])), mergesKeptLarger: { kept: keptLarger, of: m.d.length } };
+    merges.push(`N=${n}: ${keptLarger} of ${m.d.length} merges kept the larger side's CCP`);
     for (const [k, label] of [['a', '(a) new primary'], ['b', '(b) second CCP started'], ['r', '(r) second CCP ready'], ['c', '(c) CCP ready, all following, Ready nodes'], ['f', '(c) − (r): the members, once it is ready'], ['d', '(d) restore → merged']] as const) {
       const s = summarize(m[k]);
       rows.push([n, label, s.n, s.min, s.median, s.p90, s.max]);
@@ -115,6 +123,7 @@ export async function failover(args: string[]): Promise<void> {
     rows.push(...peerRows);
   }
   process.stdout.write('\n' + table(['N', 'from the cable pull (restore for d)', 'n', 'min ms', 'median', 'p90', 'max'], rows) + '\n');
+  process.stdout.write(merges.join('\n') + '\n');
   if (ratios.length) process.stdout.write('\n' + table(['N', 'ratio of medians (< 1: infravisor faster)', 'ratio'], ratios) + '\n');
   process.stdout.write(`written to ${writeResult(arch === 'native' ? 'failover' : `failover-${arch}`, results)}\n`);
 }

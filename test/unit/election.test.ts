@@ -62,9 +62,24 @@ describe('election core (table)', () => {
       { role: 'primary', publish: null },
     ],
     [
-      'after a failover, members still on the older CCP do not hold the new claim back',
-      { self: 'h3', view: [member('h3', server(4, 'h3')), member('h4', agentOf(3, 'h2'))], claim: claim({ primary: 'h3', term: 6, ccp: { host: 'h3', generation: 4, endpoint: ep('h3') }, members: ['h3', 'h4'] }), highestTerm: 6, highestGeneration: 4, viewStableSince: 9500 },
-      { role: 'primary', publish: null, reason: 'claim up to date' }, // the heal wait does not apply: not 'members follow a newer CCP'
+      'a failover on a new broker whose retained claim is older: members following the newer CCP of this side, its host dead by heartbeats, do not wait for a merge',
+      { self: 'h2', view: [member('h2', agentOf(3, 'h1')), member('h3', agentOf(3, 'h1')), member('h4', agentOf(3, 'h1'))], claim: claim({ primary: 'h2', term: 2, ccp: { host: 'h2', generation: 2, endpoint: ep('h2') }, members: ['h2', 'h3'] }), highestTerm: 3, highestGeneration: 3, viewStableSince: 9500, goneEndpoints: [ep('h1')] },
+      { role: 'primary', publish: { term: 4, ccp: { host: 'h2', generation: 2, endpoint: ep('h2') } } },
+    ],
+    [
+      '…while the same view with that host alive is a heal: it waits for the view to settle',
+      { self: 'h2', view: [member('h2', agentOf(3, 'h1')), member('h3', agentOf(3, 'h1')), member('h4', agentOf(3, 'h1'))], claim: claim({ primary: 'h2', term: 2, ccp: { host: 'h2', generation: 2, endpoint: ep('h2') }, members: ['h2', 'h3'] }), highestTerm: 3, highestGeneration: 3, viewStableSince: 9500, goneEndpoints: [ep('h5')] },
+      { role: 'primary', publish: null, reason: 'members follow another CCP; waiting for the merged view to settle' },
+    ],
+    [
+      'after a failover, members still on the older CCP, its host dead, do not hold the new claim back',
+      { self: 'h3', view: [member('h3', server(4, 'h3')), member('h4', agentOf(3, 'h2'))], claim: claim({ primary: 'h3', term: 6, ccp: { host: 'h3', generation: 4, endpoint: ep('h3') }, members: ['h3', 'h4'] }), highestTerm: 6, highestGeneration: 4, viewStableSince: 9500, goneEndpoints: [ep('h2')] },
+      { role: 'primary', publish: null, reason: 'claim up to date' }, // the heal wait does not apply: not 'members follow another CCP'
+    ],
+    [
+      'heal, the other CCP older and its host not in the view yet: members following it wait for the view to settle (an isolated host coming back does not win them)',
+      { view: [member('h1', server(4, 'h1')), member('h3', agentOf(2, 'h2')), member('h4', agentOf(2, 'h2')), member('h5', agentOf(2, 'h2'))], claim: claim({ primary: 'h1', term: 6, ccp: { host: 'h1', generation: 4, endpoint: ep('h1') }, members: ['h1'] }), highestTerm: 6, highestGeneration: 4, viewStableSince: 9500 },
+      { role: 'primary', publish: null, reason: 'members follow another CCP; waiting for the merged view to settle' },
     ],
     [
       'a member that saw a higher term is outbid with a new term',

@@ -101,6 +101,17 @@ describe('liveness core (table)', () => {
     expect([core.dead('h2', d), core.dead('h3', d), core.dead('h3', u)]).toEqual([true, false, true]);
   });
 
+  it('dead: a watched peer declared down stays dead when it is then watched as a mesh peer (the CCP host after its eviction), until it is heard', () => {
+    const core = new LivenessCore('h1', 1, T);
+    core.watch(0, [peer('h2', 7, 'watch')]);
+    core.onHeartbeat(0, hb(1, 7, 'h2'), from);
+    for (let t = 100; t <= 1100; t += 100) core.tick(t);
+    core.watch(1150, [peer('h2', 7, 'mesh')]);
+    const before = [core.dead('h2', 1200), core.dead('h2', 3000)];
+    core.onHeartbeat(3100, hb(2, 7, 'h2'), from);
+    expect([...before, core.dead('h2', 3200)]).toEqual([true, true, false]);
+  });
+
   it('a peer back from a restart is not reported unreachable for its silence while it was away', () => {
     const core = new LivenessCore('h1', 1, T);
     core.watch(0, [peer('h2', 7, 'mesh'), peer('h3', 7, 'mesh')]);

@@ -7,7 +7,7 @@ import { EventHook } from '../../agent/src/observe/hooks.js';
 import { tempDir } from '../support/tmp.js';
 import { waitFor } from '../support/wait.js';
 
-const base = (o: Partial<Situation>): Situation => ({ now: 0, self: 'h2', excluded: [], carrier: true, role: 'follower', primary: 'h1', term: 1, members: ['h1', 'h2', 'h3'], ccp: { host: 'h1', generation: 1, ready: true }, ccpReach: true, silentMs: () => null, isolated: false, ...o });
+const base = (o: Partial<Situation>): Situation => ({ now: 0, self: 'h2', excluded: [], carrier: true, role: 'follower', primary: 'h1', term: 1, members: ['h1', 'h2', 'h3'], ccp: { host: 'h1', generation: 1, ready: true }, bound: true, ccpReach: true, silentMs: () => null, isolated: false, ...o });
 
 /** Runs situations through a timeline; returns the events, each with the time it came at. */
 function run(steps: Partial<Situation>[]): string[] {
@@ -34,6 +34,11 @@ describe('timeline (table)', () => {
       ['1:cut-off', '1:primary-changed', '1:members-changed', '1:ccp-lost', '2:ccp-placed', '2:ccp-ready', '2:failover:1000'],
     ],
     ['probes give the CCP up while its host stays in view (its agent lives, the CCP is gone)', [{}, { ccpReach: false }], ['1:ccp-lost']],
+    [
+      'a heal: the claim met on the new broker does not bind this host yet (an isolated host\'s own): no CCP event until the merged claim names it',
+      [{ members: ['h3'], primary: 'h3', ccp: { host: 'h3', generation: 2, ready: true } }, { members: ['h1', 'h3'], primary: 'h1', ccp: { host: 'h1', generation: 4, ready: true }, bound: false }, { members: ['h1', 'h2', 'h3'], primary: 'h1', ccp: { host: 'h3', generation: 2, ready: true } }],
+      ['1:primary-changed', '1:members-changed', '2:members-changed'],
+    ],
   ])('%s', (_n, steps, want) => {
     expect(run(steps)).toEqual(want);
   });

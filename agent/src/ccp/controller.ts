@@ -216,14 +216,16 @@ export class CcpController implements CcpPort {
     }
     this.set({ ...this.report_, role: 'agent', generation: a.generation, state: null, endpoint: a.endpoint });
     this.nodes_ = null;
+    const t0 = this.o.clock.now();
     const ccp = this.o.config();
     const serverUrl = ccp.vip ? endpointUrl(ccp.vip.address, endpointTarget(a.endpoint).port) : a.endpoint;
     const changed = await this.driver.follow({ cluster: this.o.cluster, host: this.o.self, serverUrl, ccp, local: this.o.local, token: this.o.token });
     this.following_ = a.endpoint;
     if (ccp.vip && this.followedHost_ !== a.host) await this.vip.forgetNeighbour(ccp.vip.address);
     this.followedHost_ = a.host;
-    if (changed) this.o.log.info({ endpoint: a.endpoint, server: serverUrl, generation: a.generation }, 'k3s agent now follows the CCP');
-    else if (ccp.vip) this.o.log.info({ endpoint: a.endpoint, server: serverUrl, generation: a.generation }, 'k3s agent follows the CCP in place, through the cluster address');
+    const fields = { endpoint: a.endpoint, server: serverUrl, generation: a.generation, tookMs: Math.round(this.o.clock.now() - t0) };
+    if (changed) this.o.log.info(fields, 'k3s agent now follows the CCP');
+    else if (ccp.vip) this.o.log.info(fields, 'k3s agent follows the CCP in place, through the cluster address');
   }
 
   /**

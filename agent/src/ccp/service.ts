@@ -126,13 +126,19 @@ export class SupervisedServices implements ServiceManager {
   commands(unit: Unit, other: Unit, argv: string[]): ServiceCommands {
     const node = `${q(process.execPath)} ${AGENT_NODE_FLAGS.join(' ')} ${q(CLI)}`;
     const pidOf = (u: Unit) => q(join(this.stateDir, `${u}.pid`));
-    // Alive: the recorded pid runs and has the recorded start time (field 22 of /proc/PID/stat,
-    // counted after the command name in parentheses).
-    const alive = (u: Unit) => `{ read p t c < ${pidOf(u)} 2>/dev/null && [ -r /proc/$p/stat ] && [ "$(sed 's/^.*) //' /proc/$p/stat | cut -d' ' -f20)" = "$t" ]; }`;
+    // The process recorded as $p with start time $t runs (not a zombie): field 22 of
+    // /proc/PID/stat is its start time, the state is field 3, both counted after the command
+    // name in parentheses.
+    const same = `{ [ -r /proc/$p/stat ] && set -- $(sed 's/^.*) //' /proc/$p/stat) && [ "\${1:-}" != Z ] && [ "\${20:-}" = "$t" ]; }`;
+    const alive = (u: Unit) => `{ read p t c 2>/dev/null < ${pidOf(u)} && ${same}; }`;
+    // As stop() does, in plain sh (no Node start-up on the way to a new server): SIGTERM to the
+    // supervisor, which stops its k3s; SIGKILL after 15 s.
+    const stop = (u: Unit) =>
+      `if ${alive(u)}; then kill -TERM "$p" 2>/dev/null || true; i=0; while ${same}; do i=$((i+1)); if [ $i -ge 600 ]; then kill -KILL "$p" 2>/dev/null || true; break; fi; sleep 0.025; done; fi`;
     return {
       isActive: alive(unit),
       restart: [
-        `${alive(unit)} && ${node} ccp service --state-dir ${q(this.stateDir)} stop ${unit}`,
+        stop(unit),
         `  rm -f ${pidOf(unit)}`,
         `  setsid ${node} ccp supervise --unit ${unit} --state-dir ${q(this.stateDir)} -- ${argv.map(q).join(' ')} </dev/null >>${q(join(this.stateDir, `${unit}.log`))} 2>&1 &`,
         // The supervisor may take up to 60 s to start (Node starts in ~0.3 s on a Pi 4, in
@@ -141,7 +147,7 @@ export class SupervisedServices implements ServiceManager {
         `  sup=$!; i=0; until read p t c 2>/dev/null < ${pidOf(unit)}; do i=$((i+1)); [ $i -gt 2400 ] && { kill "$sup" 2>/dev/null; echo "the supervisor of ${unit} did not start within 60 s" >&2; exit 1; }; kill -0 "$sup" 2>/dev/null || { echo "the supervisor of ${unit} exited; see ${join(this.stateDir, `${unit}.log`)}" >&2; exit 1; }; sleep 0.025; done`,
         `  i=0; until read p t c 2>/dev/null < ${pidOf(unit)} && [ -n "$c" ]; do i=$((i+1)); [ $i -gt 200 ] && { echo "the supervisor of ${unit} did not start ${argv[0]}" >&2; exit 1; }; sleep 0.025; done`,
       ].join('\n'),
-      stopOther: `if ${alive(other)}; then ${node} ccp service --state-dir ${q(this.stateDir)} stop ${other}; fi`,
+      stopOther: stop(other),
     };
   }
 

@@ -11,6 +11,15 @@ export function endpointTarget(endpoint: string): { address: string; port: numbe
   return { address: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
 }
 
+/** The address an endpoint names, or null when it is not a URL (a member's report is network input). */
+export function endpointAddress(endpoint: string): string | null {
+  try {
+    return endpointTarget(endpoint).address;
+  } catch {
+    return null;
+  }
+}
+
 /** What identifies one CCP server: its generation and endpoint (generations of CCPs started on
  * two sides of a partition may coincide; endpoints do not). */
 export function assignmentKey(a: Pick<CcpAssignment, 'generation' | 'endpoint'>): string {

@@ -1,10 +1,12 @@
 import type { AgentConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { EmbeddedBroker } from '../broker/broker.js';
+import { endpointAddress } from '../contract/endpoint.js';
 import type { AgentStatus } from '../contract/status.js';
 import { FactsSource, type FactsProvider } from '../facts/facts.js';
 import { MembershipCore } from '../membership/core.js';
 import { membershipFile } from '../membership/store.js';
+import { hostAt } from '../membership/types.js';
 import { StatusServer } from '../status/server.js';
 import { probeTcp } from '../transport/probe.js';
 import { Session } from '../transport/session.js';
@@ -138,6 +140,10 @@ export class Agent {
       onExcluded: (members, claim) => peers.onExcluded(members, claim),
       silence: (host) => liveness.silence(host),
       dead: (host) => liveness.dead(host),
+      hostOf: (endpoint) => {
+        const address = endpointAddress(endpoint);
+        return address === null ? null : hostAt(core.members.values(), address);
+      },
     });
     const presence = new PresenceSource(cfg.cluster, incarnation, keys.cert.toString('base64'), {
       card,
@@ -250,7 +256,7 @@ export class Agent {
         const a = election.assignment;
         const ready = a ? (a.host === self ? ccp.status.ready : core.members.get(a.host)?.ccp?.state === 'ready') : false;
         return {
-          now, self, role: el.role, primary: el.primary, term: el.term, members: core.view(), ccp: el.ccp ? { host: el.ccp.host, generation: el.ccp.generation, ready } : null,
+          now, self, role: el.role, primary: el.primary, term: el.term, members: core.view(), ccp: el.ccp ? { host: el.ccp.host, generation: el.ccp.generation, ready } : null, bound: el.members.includes(self),
           ccpReach: election.reachReport(now), silentMs: (h) => (h === self ? null : liveness.silence(h)), isolated: core.isIsolated, excluded: el.excluded, carrier: link.status()?.carrier ?? null,
         };
       },

@@ -20,11 +20,12 @@ export interface CcpProbePorts {
  */
 export class CcpProbeLoop {
   private timer: NodeJS.Timeout | null = null;
-  private inFlight = false;
+  /** The probe in flight (with the deadline of the situation when it started), by assignment. */
+  private inFlight: { key: string } | null = null;
   private lastCalmProbe = -Infinity;
 
   /** A probe with the short deadline (the CCP host is silent), which does not wait for a long one in flight. */
-  private deadInFlight = false;
+  private deadInFlight: { key: string } | null = null;
 
   constructor(private readonly t: Pick<AgentConfig['timings'], 'ccpProbeMs' | 'ccpFastProbeMs' | 'ccpProbeTimeoutMs' | 'ccpDeadProbeTimeoutMs'>, private readonly clock: Clock, private readonly p: CcpProbePorts) {}
 
@@ -33,30 +34,53 @@ export class CcpProbeLoop {
     this.timer.unref();
   }
 
+  /**
+   * A probe in flight counts only for the assignment it was started for: when the CCP moves
+   * (this host now runs it, or follows another), the new one is probed at once rather than
+   * after the old one's deadline (up to ccpProbeTimeoutMs: most of a new server's readiness
+   * showing, measured). The old probe's answer, when it comes, is about a CCP no longer
+   * assigned: it is dropped.
+   */
+  private busy(slot: { key: string } | null, key: string): boolean {
+    return slot !== null && slot.key === key;
+  }
+
+  private report(key: string, ok: boolean | null): void {
+    const a = this.p.assignment();
+    if (a && assignmentKey(a) === key) this.p.onReach(key, ok, this.clock.now());
+  }
+
   check(): void {
     const a = this.p.assignment();
     if (!a) return;
+    const key = assignmentKey(a);
     const now = this.clock.now();
     const { calm, outOfView, contested = false, dead = false } = this.p.situation(a);
     const deadline = probeDeadline(dead, this.t);
-    if (deadline.dead && this.inFlight && !this.deadInFlight) {
-      this.deadInFlight = true;
+    if (deadline.dead && this.busy(this.inFlight, key) && !this.busy(this.deadInFlight, key)) {
+      const slot = { key };
+      this.deadInFlight = slot;
       void this.p
         .probeCcp(a, contested, deadline.timeoutMs)
-        .then((ok) => this.p.onReach(assignmentKey(a), ok, this.clock.now()))
+        .then((ok) => this.report(key, ok))
         .catch(() => undefined) // a probe that throws is no verdict; it must not end the process
-        .finally(() => (this.deadInFlight = false));
+        .finally(() => {
+          if (this.deadInFlight === slot) this.deadInFlight = null;
+        });
       return;
     }
-    if (!probeDue(now, { inFlight: this.inFlight || this.deadInFlight, calm, lastCalmProbe: this.lastCalmProbe }, this.t)) return;
+    if (!probeDue(now, { inFlight: this.busy(this.inFlight, key) || this.busy(this.deadInFlight, key), calm, lastCalmProbe: this.lastCalmProbe }, this.t)) return;
     if (calm) this.lastCalmProbe = now;
-    this.inFlight = true;
+    const slot = { key };
+    this.inFlight = slot;
     void Promise.all([
-      this.p.probeCcp(a, contested, deadline.timeoutMs).then((ok) => this.p.onReach(assignmentKey(a), ok, this.clock.now())),
+      this.p.probeCcp(a, contested, deadline.timeoutMs).then((ok) => this.report(key, ok)),
       outOfView ? this.p.probeAgent(outOfView).then((ok) => this.p.onAgentProbe(a.host, ok, this.clock.now())) : undefined,
     ])
       .catch(() => undefined)
-      .finally(() => (this.inFlight = false));
+      .finally(() => {
+        if (this.inFlight === slot) this.inFlight = null;
+      });
   }
 
   stop(): void {

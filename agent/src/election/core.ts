@@ -49,6 +49,9 @@ export interface ElectionInput {
   settleMs: number;
   port: number;
   configRevision: number;
+  /** CCP endpoints whose host is dead by this host's heartbeats (liveness/core.ts `dead`): the
+   * members that follow one come from no other side, there is no merge to wait for. */
+  goneEndpoints?: readonly string[];
 }
 
 export type ElectionOutcome =
@@ -133,13 +136,16 @@ export function decide(input: ElectionInput): ElectionOutcome {
 
   let ccp: CcpAssignment | null;
   let placement: string;
-  // Members that follow a newer CCP than ours come from another cluster (a heal) whose server
-  // host may not be in this view yet: deciding now would re-point them to ours before the merge
-  // rule could count them.
-  const newerFollowed = current !== null && i.view.some((m) => m.ccp?.role === 'agent' && m.ccp.endpoint !== current.endpoint && (m.ccp.generation ?? 0) > current.generation);
-  if ((servers.length > 1 || newerFollowed) && i.now - i.viewStableSince < i.settleMs) {
+  // Members that follow another CCP than ours, whatever its generation, come from another
+  // cluster (a heal) whose server host may not be in this view yet: deciding now would re-point
+  // them to ours before the merge rule could count them (an isolated host's newer CCP won over
+  // the other side's, measured). A CCP whose host is gone (this host's heartbeats from it
+  // stopped: a failover) brings no second side: its followers are this cluster's.
+  const gone = new Set(i.goneEndpoints ?? []);
+  const otherFollowed = current !== null && i.view.some((m) => m.ccp?.role === 'agent' && m.ccp.endpoint !== null && m.ccp.endpoint !== current.endpoint && !gone.has(m.ccp.endpoint));
+  if ((servers.length > 1 || otherFollowed) && i.now - i.viewStableSince < i.settleMs) {
     // Two CCPs meet (a heal): say nothing until the merged view has settled.
-    return { role: 'primary', publish: null, reason: servers.length > 1 ? `${servers.length} CCPs met; waiting for the merged view to settle` : 'members follow a newer CCP; waiting for the merged view to settle' };
+    return { role: 'primary', publish: null, reason: servers.length > 1 ? `${servers.length} CCPs met; waiting for the merged view to settle` : 'members follow another CCP; waiting for the merged view to settle' };
   } else if (servers.length > 0) {
     ccp = mergeWinner(i.view, servers)!;
     placement = servers.length > 1 ? `kept ${ccp.host} (generation ${ccp.generation}): ${servers.length} CCPs met; most followers, then the oldest generation wins` : ccp.host === current?.host && ccp.generation === current.generation ? (i.claim?.placement ?? `adopted the running CCP on ${ccp.host}`) : `adopted the running CCP on ${ccp.host} (generation ${ccp.generation})`;

@@ -44,6 +44,8 @@ export interface ElectionShellDeps {
   silence: (host: string) => number | null;
   /** Is `host` gone by its heartbeats (liveness/core.ts `dead`)? */
   dead?: (host: string) => boolean;
+  /** The host whose address a CCP endpoint names, among the members ever known (null: none). */
+  hostOf?: (endpoint: string) => string | null;
 }
 
 /**
@@ -69,6 +71,8 @@ export class ElectionShell {
   private agentAlive: AgentProbeRecord | null = null;
   private lastGroupAt = 0;
   private brokerSince = 0;
+  /** The claimed CCP a follower holds back from while its new broker settles (logged once). */
+  private held: string | null = null;
   private rejected = { signer: 0, staleTerm: 0, configNotFromPrimary: 0 };
 
   constructor(private readonly d: ElectionShellDeps) {
@@ -249,6 +253,7 @@ export class ElectionShell {
       settleMs: t.settleMs,
       port: this.d.port,
       configRevision: this.state.config.revision,
+      goneEndpoints: this.goneEndpoints(view),
     });
     if (out.role === 'primary') this.asPrimary(now, out.publish, out.reason);
     else {
@@ -256,6 +261,17 @@ export class ElectionShell {
       this.role = 'follower';
     }
     this.handOver(now, self.host);
+  }
+
+  /** The CCPs that members of the view follow whose host is dead by this host's heartbeats. */
+  private goneEndpoints(view: ViewMember[]): string[] {
+    const { dead, hostOf } = this.d;
+    if (!dead || !hostOf) return [];
+    const followed = new Set(view.map((m) => (m.ccp?.role === 'agent' ? m.ccp.endpoint : null)).filter((e): e is string => e !== null));
+    return [...followed].filter((e) => {
+      const h = hostOf(e);
+      return h !== null && h !== this.d.self().host && dead(h);
+    });
   }
 
   private asPrimary(now: number, publish: Omit<Claim, 'ts'> | null, reason: string): void {
@@ -289,8 +305,16 @@ export class ElectionShell {
     const following = this.d.ccp.report.endpoint;
     const followed = this.d.ccp.followedHost;
     const gone = followed !== null && (this.d.dead?.(followed) ?? false);
-    if (settling && !gone && goal.role !== 'keep' && following && goal.assignment.endpoint !== following) this.d.ccp.setGoal({ role: 'keep' });
-    else this.d.ccp.setGoal(goal);
+    if (settling && !gone && goal.role !== 'keep' && following && goal.assignment.endpoint !== following) {
+      if (this.held !== goal.assignment.endpoint) {
+        this.held = goal.assignment.endpoint;
+        this.d.log.info({ following, followedHost: followed, claimed: goal.assignment.endpoint, forMs: Math.round(this.d.timings.settleMs - (now - this.brokerSince)) }, 'keeping the CCP followed until the view on the new broker settles');
+      }
+      this.d.ccp.setGoal({ role: 'keep' });
+    } else {
+      this.held = null;
+      this.d.ccp.setGoal(goal);
+    }
   }
 
   snapshot(): ElectionSnapshot {

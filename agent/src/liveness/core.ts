@@ -198,13 +198,16 @@ export class LivenessCore {
   /**
    * Is `host` gone by its heartbeats, at the rate this host hears it: silent for deadAfterMs
    * (ten heartbeats) if it was watched, for unreachableAfterMs if it was a mesh peer (1 s is only
-   * two of a mesh peer's heartbeats: a lossy link, not a verdict). False when never heard.
+   * two of a mesh peer's heartbeats: a lossy link, not a verdict). False when never heard. A
+   * verdict a tick reached stands until the peer is heard again: a watched peer declared down and
+   * then watched more slowly (evicted from the view, the CCP host stays a mesh peer) is still
+   * dead, not alive again until unreachableAfterMs (that held members on a dead CCP, measured).
    */
   dead(host: string, now: number): boolean {
     const p = this.peers.get(host);
     const silent = this.silence(host, now);
     if (!p || silent === null) return false;
-    return silent >= ((p.kind ?? p.lastKind) === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs);
+    return p.state === 'down' || silent >= ((p.kind ?? p.lastKind) === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs);
   }
 
   /** Has `host` been silent for longer than its heartbeat period and three more heartbeats

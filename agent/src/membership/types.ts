@@ -53,3 +53,9 @@ export function memberRows(members: Iterable<Member>, now: number): MembershipSn
     .sort((a, b) => compareRank(a.card, b.card))
     .map((m) => ({ host: m.card.host, address: m.card.address, status: m.status, lastSeenMsAgo: m.lastSeen ? now - m.lastSeen : null, priority: m.card.priority, facts: m.facts, movedTo: m.movedTo, ccpRole: m.ccp?.role ?? null, carrier: m.carrier }));
 }
+
+/** The member (in the view or gone from it) whose card has `address`, if any. */
+export function hostAt(members: Iterable<Member>, address: string): string | null {
+  for (const m of members) if (m.card.address === address) return m.card.host;
+  return null;
+}

@@ -13,6 +13,10 @@ export interface Situation {
   term: number;
   members: string[];
   ccp: { host: string; generation: number; ready: boolean } | null;
+  /** The valid claim names this host among its members. One that does not (met on the broker
+   * it has just moved to, at a heal) places no CCP for it (election/core.ts localGoal): this host's
+   * CCP stays the one before, or a merge would be told kept before the merge rule has decided. */
+  bound: boolean;
   /** This host's verdict on reaching the CCP (election/reach.ts). */
   ccpReach: boolean | null;
   /** How long a host has been silent (heartbeats); null when unknown or this host. */
@@ -39,7 +43,8 @@ export class Timeline {
   private lostAt: number | null = null;
 
   /** Feeds one situation; returns what changed since the previous one. */
-  step(s: Situation): TimelineEvent[] {
+  step(situation: Situation): TimelineEvent[] {
+    const s = situation.bound ? situation : { ...situation, ccp: this.prev?.ccp ?? null };
     const p = this.prev;
     this.prev = s;
     const out: TimelineEvent[] = [];
