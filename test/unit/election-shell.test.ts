@@ -87,3 +87,51 @@ describe('election shell: a follower that just changed broker', () => {
     if (role === 'agent') expect(ccp.goals.at(-1)).toMatchObject({ assignment: newCcp });
   });
 });
+
+describe('election shell: the claim hold after a change of view', () => {
+  const h1 = { host: 'h1', address: '10.0.0.1', port: 1883, priority: 0, cores: 4, memMB: 4096 };
+  const h3 = { host: 'h3', address: '10.0.0.3', port: 1883, priority: 0, cores: 4, memMB: 4096 };
+  /** h2 has just moved broker; the CCP on h1 fails its probe after a second of h1's silence: lost. */
+  function afterCut(h1Dead: boolean) {
+    const dir = mkdtempSync(join(tmpdir(), 'ivr-shell-'));
+    dirs.push(dir);
+    const file = electionFile(dir);
+    file.write({ highestTerm: 4, highestGeneration: 3, config: null, lastCcp: CCP });
+    const claims: Claim[] = [];
+    const ccp = new CcpStub();
+    const shell = new ElectionShell({
+      cluster: 'c', self: () => ({ host: 'h2', address: '10.0.0.2', port: 1883, priority: 0, cores: 4, memMB: 4096 }), port: 6443,
+      timings: TimingsSchema.parse({}), configured: CcpConfigSchema.parse({}), file, ccp, log: silentLogger(),
+      publish: (kind, msg) => void (kind === 'claim' && claims.push(msg as Claim)), presenceChanged: () => undefined, onExcluded: () => undefined,
+      silence: () => 1200, dead: (h) => h === 'h1' && h1Dead, known: () => [h1, h3], hostOf: (e) => (e === CCP.endpoint ? 'h1' : null),
+    });
+    shell.load(0, false);
+    shell.brokerChanged(1000);
+    shell.onReach(KEY, false, 1000);
+    return { shell, claims, ccp };
+  }
+
+  it.each<[string, boolean, boolean]>([
+    ['a better-ranked member (h1) is known and not dead: the new primary holds its claim for claimHoldMs (h1 may still be on its way)', false, false],
+    ['every better-ranked member is dead by its heartbeats (a failover): it claims at once, on the view it has', true, true],
+  ])('%s', (_n, h1Dead, claimsAtOnce) => {
+    const { shell, claims, ccp } = afterCut(h1Dead);
+    const peers = [{ card: h3, ccp: ccp.report, term: 4, unreachable: null }];
+    shell.step(1050, peers, ccp.report);
+    expect(claims.length > 0).toBe(claimsAtOnce);
+    shell.step(1400, peers, ccp.report); // the view held still for claimHoldMs: a claim either way
+    expect(claims.length > 0).toBe(true);
+  });
+
+  it('while the view fills after a failover, claims go at most every 100 ms, each with the members then in view', () => {
+    const { shell, claims, ccp } = afterCut(true);
+    const h4 = { ...h3, host: 'h4', address: '10.0.0.4' };
+    const h5 = { ...h3, host: 'h5', address: '10.0.0.5' };
+    const p = (c: typeof h3) => ({ card: c, ccp: ccp.report, term: 4, unreachable: null });
+    shell.step(1050, [p(h3)], ccp.report);
+    shell.step(1060, [p(h3), p(h4)], ccp.report);
+    shell.step(1070, [p(h3), p(h4), p(h5)], ccp.report);
+    shell.step(1160, [p(h3), p(h4), p(h5)], ccp.report);
+    expect(claims.map((c) => c.members.join())).toEqual(['h2,h3', 'h2,h3,h4,h5']);
+  });
+});

@@ -77,6 +77,11 @@ describe('election core (table)', () => {
       { role: 'primary', publish: null, reason: 'claim up to date' }, // the heal wait does not apply: not 'members follow another CCP'
     ],
     [
+      'heal: the other CCP host looks dead by this host\'s heartbeats (stale), but the arriving members report reaching it: it waits for the view to settle',
+      { view: [member('h1', server(4, 'h1')), member('h3', { ...agentOf(5, 'h2'), reach: true }), member('h4', agentOf(5, 'h2'))], claim: claim({ primary: 'h1', term: 6, ccp: { host: 'h1', generation: 4, endpoint: ep('h1') }, members: ['h1'] }), highestTerm: 6, highestGeneration: 5, viewStableSince: 9500, goneEndpoints: [ep('h2')] },
+      { role: 'primary', publish: null, reason: 'members follow another CCP; waiting for the merged view to settle' },
+    ],
+    [
       'heal, the other CCP older and its host not in the view yet: members following it wait for the view to settle (an isolated host coming back does not win them)',
       { view: [member('h1', server(4, 'h1')), member('h3', agentOf(2, 'h2')), member('h4', agentOf(2, 'h2')), member('h5', agentOf(2, 'h2'))], claim: claim({ primary: 'h1', term: 6, ccp: { host: 'h1', generation: 4, endpoint: ep('h1') }, members: ['h1'] }), highestTerm: 6, highestGeneration: 4, viewStableSince: 9500 },
       { role: 'primary', publish: null, reason: 'members follow another CCP; waiting for the merged view to settle' },

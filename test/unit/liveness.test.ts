@@ -101,6 +101,24 @@ describe('liveness core (table)', () => {
     expect([core.dead('h2', d), core.dead('h3', d), core.dead('h3', u)]).toEqual([true, false, true]);
   });
 
+  it("ownLinkBack: the peers' silence while this host was cut off is not theirs; dead again only after deadAfterMs of silence since", () => {
+    const core = new LivenessCore('h1', 1, T);
+    core.watch(0, [peer('h2', 7, 'watch')]);
+    core.onHeartbeat(0, hb(1, 7, 'h2'), from);
+    for (let t = 100; t <= 1500; t += 100) core.tick(t);
+    const during = core.dead('h2', 1500);
+    core.ownLinkBack(1500);
+    expect([during, core.dead('h2', 1600), core.dead('h2', 2499), core.dead('h2', 2500)]).toEqual([true, false, false, true]);
+  });
+
+  it('untilDead: what is left of the verdict at the rate the peer is heard (null: never heard; 0: dead)', () => {
+    const core = new LivenessCore('h1', 1, T);
+    core.watch(0, [peer('h2', 7, 'watch'), peer('h3', 7, 'mesh'), peer('h4', 7, 'mesh')]);
+    core.onHeartbeat(0, hb(1, 7, 'h2'), from);
+    core.onHeartbeat(0, hb(1, 7, 'h3'), from);
+    expect([core.untilDead('h2', 400), core.untilDead('h2', 1000), core.untilDead('h3', 400), core.untilDead('h4', 400)]).toEqual([600, 0, 4600, null]);
+  });
+
   it('dead: a watched peer declared down stays dead when it is then watched as a mesh peer (the CCP host after its eviction), until it is heard', () => {
     const core = new LivenessCore('h1', 1, T);
     core.watch(0, [peer('h2', 7, 'watch')]);

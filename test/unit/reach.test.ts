@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TimingsSchema } from '../../agent/src/config/schema.js';
-import { agentElsewhere, probeDeadline, probeDue, reachVerdict, recordAgentProbe, recordProbe, type ReachRecord } from '../../agent/src/election/reach.js';
+import { agentElsewhere, probeDeadline, probeDue, reachVerdict, recordAgentProbe, recordProbe, recordProbeStart, type ReachRecord } from '../../agent/src/election/reach.js';
 import { noteFailedHosts, selectClaim } from '../../agent/src/election/claims.js';
 import { chooseRendezvous, type ReachState } from '../../agent/src/membership/choose.js';
 import type { Claim, MemberCard } from '../../agent/src/contract/index.js';
@@ -23,6 +23,18 @@ describe('reachVerdict: when the CCP counts as lost (table)', () => {
     ['a success then a failure: the failure counts from one', [[1000, true], [2000, false]], null, 2000, null],
   ])('%s', (_n, probes, silent, now, want) => {
     expect(reachVerdict(record(probes), KEY, silent, now, t)).toBe(want);
+  });
+
+  it.each<[string, number | null, number | null, boolean | null]>([
+    ['a success after the last heartbeat, then a probe unanswered for ccpDeadProbeTimeoutMs while the heartbeats are missing: unknown', 1300, 2200, null],
+    ['…unanswered for less: still vouched for', 1300, 2300, true],
+    ['…while the host is heard: a slow answer is no verdict', 100, 2200, true],
+    ['no probe pending: vouched for', 1300, null, true],
+  ])('%s', (_n, silent, pendingSince, want) => {
+    // A success at 2000; at 2500 the host has been silent since 2500 - silent (1200: before the success).
+    const ok = record([[2000, true]]);
+    const rec = pendingSince === null ? ok : recordProbeStart(ok, KEY, pendingSince);
+    expect(reachVerdict(rec, KEY, silent, 2500, t)).toBe(want);
   });
 
   it('a record of another assignment says nothing', () => {
@@ -72,6 +84,13 @@ describe('probeDeadline (table)', () => {
   });
   it('never longer than ccpProbeTimeoutMs', () => {
     expect(probeDeadline(true, { ...dt, ccpProbeTimeoutMs: 200 }).timeoutMs).toBe(200);
+  });
+  it.each<[string, number, number]>([
+    ['heartbeats paused, 600 ms to the verdict: the probe ends with it', 600, 600],
+    ['…10 ms to it: not sooner than the short deadline', 10, 300],
+    ['…a mesh peer, 4 s to it: not longer than the long deadline', 4000, 1500],
+  ])('%s', (_n, untilDeadMs, want) => {
+    expect(probeDeadline(false, dt, untilDeadMs)).toEqual({ timeoutMs: want, dead: false });
   });
 });
 

@@ -37,19 +37,20 @@ class FakeSession implements SessionPart {
   }
 }
 
-function shell() {
+function shell(reachableAtFirst = ['10.0.0.2']) {
   const sessions: FakeSession[] = [];
+  const local: { topic: string; payload: Buffer; retain: boolean }[] = [];
   const heard: Presence[] = [];
   let now = 1_000;
   const clock = { now: () => now };
   // h3 knows h1 and h2 (better ranked than itself) from before; h1 is down at first.
-  const reachable = new Set(['10.0.0.2']);
+  const reachable = new Set(reachableAtFirst);
   const core = new MembershipCore(card('h3'), { cluster: 'c', timings: TimingsSchema.parse({}), hasSeeds: false }, [{ ...card('h1'), lastSeen: 1 }, { ...card('h2'), lastSeen: 1 }]);
   const log = silentLogger();
   const signer = { name: 'h3', alg: 1 as const, cert: Buffer.alloc(0), sign: () => Buffer.alloc(32) };
   const ports: RendezvousPorts = {
     presence: (state, movedTo = null) => ({ ...presence('h3', state, movedTo) }),
-    publishLocal: async () => undefined,
+    publishLocal: async (topic, payload, retain) => void local.push({ topic, payload, retain }),
     probeTcp: async (address) => reachable.has(address),
     openSession: (o) => {
       const s = new FakeSession(o);
@@ -79,7 +80,7 @@ function shell() {
     for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
   };
   return {
-    rv, sessions, heard,
+    rv, sessions, heard, local,
     /** Started: h1 is down, so h3 joins h2's broker. */
     start: async () => {
       rv.run(core.start(now));
@@ -110,6 +111,22 @@ describe('rendezvous shell', () => {
       ['online', null],
       ['offline', 'h1'],
     ]);
+  });
+
+  it("leaving its own broker, a host clears the claim it left retained there; leaving another's, it does not", async () => {
+    const claims = (l: { topic: string; payload: Buffer; retain: boolean }[]) => l.filter((p) => p.topic === topicFor('claim', 'c', 'h3')).map((p) => [p.payload.length, p.retain]);
+    const own = shell([]); // only its own broker answers at first
+    await own.start();
+    expect(own.rv.host).toBe('h3');
+    await own.h1Back();
+    expect(own.rv.host).toBe('h1');
+    expect(claims(own.local)).toEqual([[0, true]]);
+    const other = shell();
+    await other.start();
+    expect(other.rv.host).toBe('h2');
+    await other.h1Back();
+    expect(other.rv.host).toBe('h1');
+    expect(claims(other.local)).toEqual([]);
   });
 
   it('what the old session delivers after a move is not read as news from the new broker', async () => {

@@ -65,7 +65,7 @@ export const CONTRACT = {
     owner: 'host',
     maxBytes: MAX_PAYLOAD_BYTES,
     description:
-      "A primary's claim on the rendezvous broker: term, members, and the CCP assignment (host, generation, endpoint). In a signed envelope whose signer must be the host of the topic; a claim of an older term than the receiver has seen is ignored (fencing, anti-replay).",
+      "A primary's claim on the rendezvous broker: term, members, and the CCP assignment (host, generation, endpoint). In a signed envelope whose signer must be the host of the topic; a claim of an older term than the receiver has seen is ignored (fencing, anti-replay). An empty retained payload withdraws it: a primary that leaves its own broker clears its claim there (the broker publishes it for its host), and receivers ignore it.",
   },
   config: {
     kind: 'config',

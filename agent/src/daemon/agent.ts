@@ -144,6 +144,7 @@ export class Agent {
         const address = endpointAddress(endpoint);
         return address === null ? null : hostAt(core.members.values(), address);
       },
+      known: () => [...core.members.values()].map((m) => m.card),
     });
     const presence = new PresenceSource(cfg.cluster, incarnation, keys.cert.toString('base64'), {
       card,
@@ -216,10 +217,12 @@ export class Agent {
         }
         const m = core.members.get(a.host);
         // The CCP host's agent matters only while the host is out of this view.
-        return { calm: m?.status === 'online' && !liveness.quiet(a.host), outOfView: m && m.status !== 'online' ? m.card : null, dead: liveness.dead(a.host) };
+        const quiet = liveness.quiet(a.host);
+        return { calm: m?.status === 'online' && !quiet, outOfView: m && m.status !== 'online' ? m.card : null, dead: liveness.dead(a.host), untilDeadMs: quiet ? liveness.untilDead(a.host) : null };
       },
       probeCcp: (a, contested, timeoutMs) => ccp.probe(a, contested, timeoutMs),
       probeAgent: (c) => probeTcp(c.address, c.port, t.ccpProbeTimeoutMs),
+      onProbeStart: (key, now) => election.onProbeStart(key, now),
       onReach: (key, ok, now) => {
         election.onReach(key, ok, now);
         reachWatch();
@@ -238,7 +241,10 @@ export class Agent {
     const link = new LinkWatch({ link: cfg.link, address: cfg.host.address, clock, log: log.child({ ns: 'link' }), watcher: deps.linkWatcher }, (d) => {
       const now = clock.now();
       if (d.type === 'link-lost') log.warn({ reason: d.reason }, 'own link lost: this host is isolated');
-      else log.info('own link back: reconnecting');
+      else {
+        log.info('own link back: reconnecting');
+        liveness.ownLinkBack();
+      }
       rendezvous.run(core.onLink(now, d.type === 'link-back', d.type === 'link-lost' ? d.reason : ''));
     });
     const notifyText = () => {

@@ -7,10 +7,12 @@ export interface CcpProbePorts {
   /** The CCP this host runs or follows. */
   assignment(): CcpAssignment | null;
   /** Whether all is calm (see election/reach.ts probeDue), and the card of the CCP host while it is out of this view. */
-  situation(a: CcpAssignment): { calm: boolean; outOfView: MemberCard | null; contested?: boolean; dead?: boolean };
+  situation(a: CcpAssignment): { calm: boolean; outOfView: MemberCard | null; contested?: boolean; dead?: boolean; untilDeadMs?: number | null };
   probeCcp(a: CcpAssignment, contested: boolean, timeoutMs: number): Promise<boolean | null>;
   probeAgent(card: MemberCard): Promise<boolean>;
   onReach(key: string, ok: boolean | null, now: number): void;
+  /** A probe of the CCP `key` starts (its answer goes to onReach). */
+  onProbeStart?(key: string, now: number): void;
   onAgentProbe(host: string, ok: boolean, now: number): void;
 }
 
@@ -55,11 +57,12 @@ export class CcpProbeLoop {
     if (!a) return;
     const key = assignmentKey(a);
     const now = this.clock.now();
-    const { calm, outOfView, contested = false, dead = false } = this.p.situation(a);
-    const deadline = probeDeadline(dead, this.t);
+    const { calm, outOfView, contested = false, dead = false, untilDeadMs = null } = this.p.situation(a);
+    const deadline = probeDeadline(dead, this.t, untilDeadMs);
     if (deadline.dead && this.busy(this.inFlight, key) && !this.busy(this.deadInFlight, key)) {
       const slot = { key };
       this.deadInFlight = slot;
+      this.p.onProbeStart?.(key, now);
       void this.p
         .probeCcp(a, contested, deadline.timeoutMs)
         .then((ok) => this.report(key, ok))
@@ -73,6 +76,7 @@ export class CcpProbeLoop {
     if (calm) this.lastCalmProbe = now;
     const slot = { key };
     this.inFlight = slot;
+    this.p.onProbeStart?.(key, now);
     void Promise.all([
       this.p.probeCcp(a, contested, deadline.timeoutMs).then((ok) => this.report(key, ok)),
       outOfView ? this.p.probeAgent(outOfView).then((ok) => this.p.onAgentProbe(a.host, ok, this.clock.now())) : undefined,

@@ -46,6 +46,9 @@ export class Inbox {
         return this.h.presence(d.msg);
       }
       case 'claim': {
+        // An empty retained claim is a withdrawn one (its primary left its own broker,
+        // daemon/rendezvous.ts): nothing to verify, nothing to obey.
+        if (payload.length === 0) return;
         const d = decodeSigned('claim', payload, this.keys, this.sealer);
         if (!d.ok) return this.dropped(d.reason, d.detail, topic);
         if (d.signer !== t.host) return this.dropped('mismatch', `claim signed by ${d.signer} on ${topic}`, topic);

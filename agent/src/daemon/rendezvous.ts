@@ -1,5 +1,5 @@
 import type { AgentConfig } from '../config/load.js';
-import { filterFor, type MemberCard, type Presence } from '../contract/index.js';
+import { filterFor, topicFor, type MemberCard, type Presence } from '../contract/index.js';
 import type { DropReason } from '../contract/codec.js';
 import type { Logger } from '../log/logger.js';
 import type { MembershipCore, Action } from '../membership/core.js';
@@ -84,6 +84,17 @@ export class Rendezvous {
     await this.p.publishLocal(pkt.topic, pkt.payload, pkt.retain, pkt.qos).catch((err) => this.o.log.warn({ err: errorMessage(err) }, 'directory publish failed'));
   }
 
+  /**
+   * This host has left its own broker: a claim it made there as the primary stays retained, and
+   * a failover that brings the members back would obey it, CCP and generation included (a new
+   * server under an old generation number, which the merge rule's tie-break takes for older than
+   * the CCP the other side kept). Its turn there is over: the claim is cleared, the MQTT way (an
+   * empty retained message; receivers ignore it, daemon/inbox.ts).
+   */
+  async withdrawClaim(): Promise<void> {
+    await this.p.publishLocal(topicFor('claim', this.o.cfg.cluster, this.o.cfg.host.name), Buffer.alloc(0), true, 1).catch((err) => this.o.log.warn({ err: errorMessage(err) }, 'could not withdraw the claim retained on this host\'s broker'));
+  }
+
   persist(): void {
     try {
       this.o.store.write({ cluster: this.o.cfg.cluster, members: this.o.core.directory(this.o.clock.now()).filter((m) => m.host !== this.o.cfg.host.name) });
@@ -117,7 +128,10 @@ export class Rendezvous {
           this.o.debounce.request('persist', () => this.persist());
           break;
         case 'event':
-          if (a.name === 'rendezvous-changed') this.p.onRendezvousChanged(this.o.clock.now());
+          if (a.name === 'rendezvous-changed') {
+            this.p.onRendezvousChanged(this.o.clock.now());
+            if (a.fields.from === this.o.cfg.host.name) void this.withdrawClaim();
+          }
           this.o.events.record(a.name, a.fields);
           break;
         case 'drop-session':

@@ -5,7 +5,7 @@ import type { Timings } from '../config/schema.js';
  * functions of the probe results, the CCP host's heartbeat silence and the time
  * (docs/election.md, "When the CCP counts as lost"). Table-tested in test/unit/reach.test.ts.
  */
-export type ReachTimings = Pick<Timings, 'reachFreshMs' | 'ccpLossProbes' | 'ccpLossMs' | 'deadAfterMs' | 'ccpElsewhereMs'>;
+export type ReachTimings = Pick<Timings, 'reachFreshMs' | 'ccpLossProbes' | 'ccpLossMs' | 'deadAfterMs' | 'ccpElsewhereMs' | 'ccpDeadProbeTimeoutMs'>;
 
 /** The last probes of one CCP (by assignment key). */
 export interface ReachRecord {
@@ -14,11 +14,19 @@ export interface ReachRecord {
   at: number;
   failures: number;
   failingSince: number | null;
+  /** Since when a probe started after the last result has had no answer (null: none pending). */
+  pendingSince?: number | null;
 }
 
 export function recordProbe(prev: ReachRecord | null, key: string, ok: boolean, now: number): ReachRecord {
   const same = prev?.key === key ? prev : null;
-  return { key, ok, at: now, failures: ok ? 0 : (same?.failures ?? 0) + 1, failingSince: ok ? null : (same?.failingSince ?? now) };
+  return { key, ok, at: now, failures: ok ? 0 : (same?.failures ?? 0) + 1, failingSince: ok ? null : (same?.failingSince ?? now), pendingSince: null };
+}
+
+/** A probe of `key` has started (its answer comes to recordProbe). */
+export function recordProbeStart(prev: ReachRecord | null, key: string, now: number): ReachRecord | null {
+  if (prev?.key !== key) return prev;
+  return { ...prev, pendingSince: prev.pendingSince ?? now };
 }
 
 /**
@@ -33,7 +41,17 @@ export function recordProbe(prev: ReachRecord | null, key: string, ok: boolean, 
 export function reachVerdict(rec: ReachRecord | null, key: string, silentMs: number | null, now: number, t: ReachTimings): boolean | null {
   if (!rec || rec.key !== key || now - rec.at > t.reachFreshMs) return null;
   const quiet = silentMs !== null && silentMs >= t.deadAfterMs;
-  if (rec.ok) return quiet && now - rec.at >= silentMs ? null : true;
+  if (rec.ok) {
+    if (quiet && now - rec.at >= silentMs) return null;
+    // A success after the last heartbeat vouches for the CCP, but not once a later probe has gone
+    // unanswered for ccpDeadProbeTimeoutMs while the heartbeats are still missing (a connect on a
+    // LAN answers in milliseconds): a member whose last probe happened to follow its last
+    // heartbeat from a host that was then cut reported it reachable until that probe's 1.5 s
+    // deadline, and the primary kept the lost CCP that long (measured: ~1 s of half the
+    // failovers of a CCP host that is not the primary).
+    if (quiet && rec.pendingSince != null && now - rec.pendingSince >= t.ccpDeadProbeTimeoutMs) return null;
+    return true;
+  }
   if (rec.failures >= t.ccpLossProbes && rec.failingSince !== null && now - rec.failingSince >= t.ccpLossMs) return false;
   return quiet ? false : null;
 }
@@ -72,9 +90,17 @@ export function agentElsewhere(rec: AgentProbeRecord | null, host: string, inVie
  * liveness/core.ts `dead`) — then a single failure decides (reachVerdict), and waiting 1.5 s for a
  * connect to a host whose cable is out was most of the time between the verdict and the second
  * CCP. Such a probe does not wait for one already in flight (started with the long deadline).
+ * While its heartbeats pause (`untilDeadMs`: how long until that verdict, if it stays silent),
+ * a probe ends when the verdict would come (never sooner than ccpDeadProbeTimeoutMs): a cut
+ * cable's failed probe is then there with the verdict, not 300 ms after it (measured: most of
+ * the new primary's time after the verdict). A failure before the verdict decides nothing by
+ * itself (reachVerdict: heartbeats or two failures over ccpLossMs).
  */
-export function probeDeadline(dead: boolean, t: Pick<Timings, 'ccpProbeTimeoutMs' | 'ccpDeadProbeTimeoutMs'>): { timeoutMs: number; dead: boolean } {
-  return { timeoutMs: dead ? Math.min(t.ccpDeadProbeTimeoutMs, t.ccpProbeTimeoutMs) : t.ccpProbeTimeoutMs, dead };
+export function probeDeadline(dead: boolean, t: Pick<Timings, 'ccpProbeTimeoutMs' | 'ccpDeadProbeTimeoutMs'>, untilDeadMs: number | null = null): { timeoutMs: number; dead: boolean } {
+  const short = Math.min(t.ccpDeadProbeTimeoutMs, t.ccpProbeTimeoutMs);
+  if (dead) return { timeoutMs: short, dead };
+  if (untilDeadMs !== null) return { timeoutMs: Math.min(Math.max(untilDeadMs, short), t.ccpProbeTimeoutMs), dead };
+  return { timeoutMs: t.ccpProbeTimeoutMs, dead };
 }
 
 /**

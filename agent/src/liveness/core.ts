@@ -80,6 +80,8 @@ export class LivenessCore {
   private lastTick: number | null = null;
   private seq = 0;
   private heardAny = false;
+  /** When this host's own link last came back: its peers' silence before that is not theirs. */
+  private linkBackAt = -Infinity;
 
   constructor(
     readonly self: string,
@@ -207,7 +209,29 @@ export class LivenessCore {
     const p = this.peers.get(host);
     const silent = this.silence(host, now);
     if (!p || silent === null) return false;
-    return p.state === 'down' || silent >= ((p.kind ?? p.lastKind) === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs);
+    return p.state === 'down' || Math.min(silent, now - this.linkBackAt) >= ((p.kind ?? p.lastKind) === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs);
+  }
+
+  /**
+   * This host's own link is back (it was isolated): the silence of its peers while it was cut
+   * off says nothing about them. The verdicts of that time are dropped (a peer is `waiting`
+   * again until it is heard), and `dead` counts silence from now: a host coming back from
+   * isolation must not take the other side's CCP host for gone, or the members arriving from that
+   * side would be claimed before the merge rule could count them (measured, after a 1.5 s cut).
+   */
+  ownLinkBack(now: number): void {
+    this.linkBackAt = now;
+    for (const p of this.peers.values()) if (p.state === 'down') p.state = 'waiting';
+  }
+
+  /** How long until `host` is dead by its heartbeats if it stays silent (0: it is; null: never
+   * heard, so its silence decides nothing). */
+  untilDead(host: string, now: number): number | null {
+    const p = this.peers.get(host);
+    const silent = this.silence(host, now);
+    if (!p || silent === null) return null;
+    if (this.dead(host, now)) return 0;
+    return ((p.kind ?? p.lastKind) === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs) - silent;
   }
 
   /** Has `host` been silent for longer than its heartbeat period and three more heartbeats

@@ -75,6 +75,16 @@ export class Liveness {
     return this.socket ? this.core.dead(host, this.o.clock.now()) : false;
   }
 
+  /** See LivenessCore.ownLinkBack. */
+  ownLinkBack(): void {
+    this.core.ownLinkBack(this.o.clock.now());
+  }
+
+  /** See LivenessCore.untilDead. */
+  untilDead(host: string): number | null {
+    return this.socket ? this.core.untilDead(host, this.o.clock.now()) : null;
+  }
+
   quiet(host: string): boolean {
     return this.socket ? this.core.quiet(host, this.o.clock.now()) : false;
   }
