@@ -90,3 +90,20 @@ describe('CCP controller: a stray server is archived while this host follows ano
     expect(archived).toHaveLength(1);
   });
 });
+
+describe('CCP controller: overlapping probes', () => {
+  it("a slow probe's late answer about the old CCP does not overwrite the newer probe's", async () => {
+    const answers: ((ok: boolean) => void)[] = [];
+    const c = new CcpController(new FakeCcpDriver(), {
+      cluster: 'c', self: { name: 'h2', addresses: ['10.0.0.2'] }, local: CcpHostSchema.parse({}), token: 't', config: () => CcpConfigSchema.parse({}),
+      timings: TimingsSchema.parse({}), clock: { now: () => Date.now() }, probeTcp: () => new Promise<boolean>((r) => answers.push(r)), log: silentLogger(), onChange: () => undefined,
+    });
+    const old = c.probe(assignment, false, 1500);
+    const next = c.probe({ host: 'h3', generation: 3, endpoint: 'https://10.0.0.3:6443' }, false, 1500);
+    answers[1]!(true);
+    await next;
+    answers[0]!(false); // the old CCP's cable is out: its probe ends at its deadline
+    await old;
+    expect(c.status.ready).toBe(true);
+  });
+});

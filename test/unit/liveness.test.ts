@@ -109,6 +109,19 @@ describe('liveness core (table)', () => {
     const during = core.dead('h2', 1500);
     core.ownLinkBack(1500);
     expect([during, core.dead('h2', 1600), core.dead('h2', 2499), core.dead('h2', 2500)]).toEqual([true, false, false, true]);
+    // Its silence, and so how quiet it is and how long until its verdict, count from then too.
+    expect([core.silence('h2', 1600), core.untilDead('h2', 1600), core.quiet('h2', 1600)]).toEqual([100, 900, false]);
+  });
+
+  it('a mesh peer no longer watched is judged at the mesh rate: not down after two lost heartbeats', () => {
+    const core = new LivenessCore('h1', 1, T);
+    core.watch(0, [peer('h3', 7, 'mesh')]);
+    core.onHeartbeat(0, hb(1, 7, 'h3'), from);
+    core.watch(100, []);
+    for (let t = 100; t <= 2000; t += 100) core.tick(t);
+    const early = core.dead('h3', 2000);
+    core.onHeartbeat(2050, hb(2, 7, 'h3'), from);
+    expect([early, core.dead('h3', 2100)]).toEqual([false, false]);
   });
 
   it('untilDead: what is left of the verdict at the rate the peer is heard (null: never heard; 0: dead)', () => {

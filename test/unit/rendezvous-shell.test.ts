@@ -121,6 +121,13 @@ describe('rendezvous shell', () => {
     await own.h1Back();
     expect(own.rv.host).toBe('h1');
     expect(claims(own.local)).toEqual([[0, true]]);
+    // A reconnect to its own broker is not leaving it: the claim stays.
+    const again = shell([]);
+    await again.start();
+    again.sessions[0]!.fail('keepalive lapsed');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(again.sessions.map((s) => s.opts.host)).toEqual(['h3', 'h3']);
+    expect(claims(again.local)).toEqual([]);
     const other = shell();
     await other.start();
     expect(other.rv.host).toBe('h2');

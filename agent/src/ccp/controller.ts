@@ -58,6 +58,8 @@ export class CcpController implements CcpPort {
   private retry: NodeJS.Timeout | null = null;
   private lastSweep = -Infinity;
   private followedHost_: string | null = null;
+  /** Probes started (overlapping ones: the newest one's answer sets `ready`). */
+  private probeSeq = 0;
   private nodes_: CcpNode[] | null = null;
   /** Since when the node list has lacked a member of the view as a Ready node (null: complete). */
   private incompleteSince: number | null = null;
@@ -235,8 +237,12 @@ export class CcpController implements CcpPort {
    */
   async probe(assignment: CcpAssignment | null, contested = false, timeoutMs = this.o.timings.ccpProbeTimeoutMs): Promise<boolean | null> {
     if (!assignment) return null;
-    if (this.report_.role === 'server' && this.report_.generation === assignment.generation) {
+    const serving = () => this.report_.role === 'server' && this.report_.generation === assignment.generation;
+    if (serving()) {
       const h = await this.driver.health(assignment.endpoint);
+      // Probes of two assignments may overlap (daemon/ccp-probe.ts): an answer about a server
+      // this host no longer runs changes nothing here.
+      if (!serving()) return h.reachable;
       const state = h.ready ? 'ready' : this.report_.state === 'failed' ? 'failed' : 'starting';
       this.ready = h.ready;
       if (state !== this.report_.state) this.set({ ...this.report_, state });
@@ -256,8 +262,9 @@ export class CcpController implements CcpPort {
     void this.sweepStrayServer();
     // A follower only needs to know that the CCP's port answers: a TCP connect, not a TLS handshake.
     const t = endpointTarget(assignment.endpoint);
+    const seq = ++this.probeSeq;
     const ok = await this.o.probeTcp(t.address, t.port, timeoutMs);
-    this.ready = ok;
+    if (seq === this.probeSeq && !serving()) this.ready = ok; // the answer of the newest probe only
     return ok;
   }
 

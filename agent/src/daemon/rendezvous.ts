@@ -130,7 +130,8 @@ export class Rendezvous {
         case 'event':
           if (a.name === 'rendezvous-changed') {
             this.p.onRendezvousChanged(this.o.clock.now());
-            if (a.fields.from === this.o.cfg.host.name) void this.withdrawClaim();
+            // Left its own broker for another (a reconnect to its own is not leaving it).
+            if (a.fields.from === this.o.cfg.host.name && a.fields.to !== this.o.cfg.host.name) void this.withdrawClaim();
           }
           this.o.events.record(a.name, a.fields);
           break;

@@ -164,8 +164,10 @@ export class LivenessCore {
         if (p.lastHeard !== null && prev !== null && p.lastHeard <= prev + this.t.heartbeatMs) p.lastHeard = Math.min(now, p.lastHeard + late);
         p.since += late;
       }
-      const silent = p.lastHeard === null ? null : now - p.lastHeard;
-      const deadline = p.kind === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs;
+      const silent = this.silence(p.host, now);
+      // At the rate the peer is heard: one no longer watched keeps its last kind's deadline (a
+      // former mesh peer is not down after two lost heartbeats, and `down` stands, see dead).
+      const deadline = (p.kind ?? p.lastKind) === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs;
       if (p.state === 'up' && silent !== null && silent > deadline) {
         p.state = 'down';
         // Only a watched peer's death ends sessions; a mesh peer's shows in `reach`.
@@ -194,7 +196,8 @@ export class LivenessCore {
   /** How long `host` has been silent (null: never heard). */
   silence(host: string, now: number): number | null {
     const p = this.peers.get(host);
-    return p?.lastHeard === null || p === undefined ? null : now - p.lastHeard;
+    // Not longer than since this host's own link came back (ownLinkBack): before, it was its own.
+    return p?.lastHeard === null || p === undefined ? null : Math.min(now - p.lastHeard, now - this.linkBackAt);
   }
 
   /**
@@ -209,7 +212,7 @@ export class LivenessCore {
     const p = this.peers.get(host);
     const silent = this.silence(host, now);
     if (!p || silent === null) return false;
-    return p.state === 'down' || Math.min(silent, now - this.linkBackAt) >= ((p.kind ?? p.lastKind) === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs);
+    return p.state === 'down' || silent >= ((p.kind ?? p.lastKind) === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs);
   }
 
   /**
@@ -218,6 +221,7 @@ export class LivenessCore {
    * again until it is heard), and `dead` counts silence from now: a host coming back from
    * isolation must not take the other side's CCP host for gone, or the members arriving from that
    * side would be claimed before the merge rule could count them (measured, after a 1.5 s cut).
+   * `silence` (and so `quiet`, `untilDead` and the election's CCP verdict) starts from now too.
    */
   ownLinkBack(now: number): void {
     this.linkBackAt = now;
