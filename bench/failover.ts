@@ -92,8 +92,9 @@ export async function failover(args: string[]): Promise<void> {
         m.d.push(Date.now() - t1);
         // The merge rule keeps the CCP with the most followers: the larger side's, not the cut host's.
         const kept = merged.clusters[0]!.ccp!.host;
-        if (kept === sideCcp) keptLarger++;
-        process.stdout.write(`N=${n} trial ${t + 1}: a ${a ? `${a} ms` : '- (the primary was not cut)'}, b ${m.b.at(-1)} ms, ready ${m.r.at(-1)} ms, c ${c} ms, merge ${m.d.at(-1)} ms, kept ${kept}${kept === sideCcp ? " (the larger side's)" : ' (the cut host side\'s)'}\n`);
+        const larger = kept === sideCcp;
+        if (larger) keptLarger++;
+        process.stdout.write(`N=${n} trial ${t + 1}: a ${a ? `${a} ms` : '- (the primary was not cut)'}, b ${m.b.at(-1)} ms, ready ${m.r.at(-1)} ms, c ${c} ms, merge ${m.d.at(-1)} ms, kept ${kept}${larger ? " (the larger side's)" : ' (the cut host side\'s)'}\n`);
         await sleep(2000);
       }
       if (peers && n >= 3) {

@@ -22,7 +22,7 @@ export interface CcpProbePorts {
  */
 export class CcpProbeLoop {
   private timer: NodeJS.Timeout | null = null;
-  /** The probe in flight (with the deadline of the situation when it started), by assignment. */
+  /** The probe in flight, and the assignment it was started for (see busy). */
   private inFlight: { key: string } | null = null;
   private lastCalmProbe = -Infinity;
 

@@ -140,9 +140,9 @@ export function decide(input: ElectionInput): ElectionOutcome {
   // cluster (a heal) whose server host may not be in this view yet: deciding now would re-point
   // them to ours before the merge rule could count them (an isolated host's newer CCP won over
   // the other side's, measured). A CCP whose host is gone (this host's heartbeats from it
-  // stopped: a failover) brings no second side: its followers are this cluster's.
-  // Gone only while no member of the view reports reaching it: members arriving from the other
-  // side of a heal vouch for their CCP, whatever this host's own stale heartbeats say.
+  // stopped: a failover) brings no second side: its followers are this cluster's — unless a
+  // member of the view reports reaching it: members arriving from the other side of a heal vouch
+  // for their CCP, whatever this host's own stale heartbeats say.
   const vouched = (e: string) => i.view.some((m) => m.card.host !== i.self && m.ccp?.endpoint === e && m.ccp.reach === true);
   const gone = new Set((i.goneEndpoints ?? []).filter((e) => !vouched(e)));
   const otherFollowed = current !== null && i.view.some((m) => m.ccp?.role === 'agent' && m.ccp.endpoint !== null && m.ccp.endpoint !== current.endpoint && !gone.has(m.ccp.endpoint));

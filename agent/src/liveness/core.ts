@@ -167,7 +167,7 @@ export class LivenessCore {
       const silent = this.silence(p.host, now);
       // At the rate the peer is heard: one no longer watched keeps its last kind's deadline (a
       // former mesh peer is not down after two lost heartbeats, and `down` stands, see dead).
-      const deadline = (p.kind ?? p.lastKind) === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs;
+      const deadline = this.deadlineOf(p);
       if (p.state === 'up' && silent !== null && silent > deadline) {
         p.state = 'down';
         // Only a watched peer's death ends sessions; a mesh peer's shows in `reach`.
@@ -193,6 +193,11 @@ export class LivenessCore {
     return this.peers.get(host)?.state ?? null;
   }
 
+  /** The silence after which `p` is dead, at the rate it is heard (a peer no longer watched: its last kind's). */
+  private deadlineOf(p: { kind: PeerKind | null; lastKind: PeerKind | null }): number {
+    return (p.kind ?? p.lastKind) === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs;
+  }
+
   /** How long `host` has been silent (null: never heard). */
   silence(host: string, now: number): number | null {
     const p = this.peers.get(host);
@@ -212,7 +217,7 @@ export class LivenessCore {
     const p = this.peers.get(host);
     const silent = this.silence(host, now);
     if (!p || silent === null) return false;
-    return p.state === 'down' || silent >= ((p.kind ?? p.lastKind) === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs);
+    return p.state === 'down' || silent >= this.deadlineOf(p);
   }
 
   /**
@@ -235,7 +240,7 @@ export class LivenessCore {
     const silent = this.silence(host, now);
     if (!p || silent === null) return null;
     if (this.dead(host, now)) return 0;
-    return ((p.kind ?? p.lastKind) === 'mesh' ? this.t.unreachableAfterMs : this.t.deadAfterMs) - silent;
+    return this.deadlineOf(p) - silent;
   }
 
   /** Has `host` been silent for longer than its heartbeat period and three more heartbeats
